@@ -8,7 +8,7 @@ Marathon definition it stores and returns but does not act on (fetch, secrets, r
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 
@@ -142,5 +142,14 @@ def group_of(app_id: str) -> str:
 
 
 def task_id_prefix(app_id: str) -> str:
-    """Marathon's task ids begin with the app path, `/` replaced by `_`: `/prod/web` → `prod_web`."""
+    """Task ids begin with the app path, `/` replaced by `_`: `/prod/web` → `prod_web`."""
     return app_id.strip("/").replace("/", "_")
+
+
+def is_config_change(old: AppDefinition, new: AppDefinition) -> bool:
+    """True when `new` differs from `old` in anything but the instance count and version stamps:
+    such a change restarts every instance; a change of `instances` alone only scales."""
+    restamped = replace(
+        new, instances=old.instances, version=old.version, version_info=old.version_info
+    )
+    return restamped != old

@@ -45,7 +45,9 @@ class Violation:
 class Invalid(ConveyorError):
     """Input breaks one or more rules; each violation names the field and the rule."""
 
-    def __init__(self, violations: list[Violation] | tuple[Violation, ...], message: str = "") -> None:
+    def __init__(
+        self, violations: list[Violation] | tuple[Violation, ...], message: str = ""
+    ) -> None:
         self.violations = tuple(violations)
         super().__init__(message or "Object is not valid")
 

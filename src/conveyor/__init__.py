@@ -1,0 +1,1 @@
+"""Conveyor: a self-hosted delivery platform for microservices."""
