@@ -1,0 +1,1 @@
+"""The composition root: builds store, engine, controllers and api from the configuration."""
