@@ -1,5 +1,41 @@
-"""The `conveyor` command (placeholder until the CLI lands)."""
+"""The `conveyor` command's client side: every command here talks to a server over HTTP, through
+`conveyor.client`. (`serve` and `up` are added by `conveyor.entry`.)"""
+
+from __future__ import annotations
+
+from typing import Annotated
 
 import typer
 
-app = typer.Typer()
+from conveyor.cli.apps import apps
+from conveyor.cli.connection import Settings
+from conveyor.cli.deployments import deployments
+from conveyor.cli.logs import show_logs
+from conveyor.cli.tasks import tasks
+from conveyor.client import DEFAULT_SERVER
+
+app = typer.Typer(
+    name="conveyor",
+    help="Conveyor: deploy and run services, jobs and pipelines.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+ServerOption = Annotated[
+    str,
+    typer.Option(
+        "--server", envvar="CONVEYOR_SERVER", help="URL of the Conveyor server to talk to."
+    ),
+]
+
+
+@app.callback()
+def choose_server(ctx: typer.Context, server: ServerOption = DEFAULT_SERVER) -> None:
+    """Conveyor: deploy and run services, jobs and pipelines."""
+    ctx.obj = Settings(server.rstrip("/"))
+
+
+app.add_typer(apps, name="apps")
+app.add_typer(tasks, name="tasks")
+app.add_typer(deployments, name="deployments")
+app.command("logs")(show_logs)

@@ -18,8 +18,12 @@ class Clock(Protocol):
 
 
 class SystemClock:
+    """Wall time in milliseconds, the precision of the wire format: a version read back from
+    JSON equals the stored one."""
+
     def now(self) -> datetime:
-        return datetime.now(UTC)
+        moment = datetime.now(UTC)
+        return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
     def monotonic(self) -> float:
         return time.monotonic()

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from conveyor.domain.apps import AppDefinition
+
 
 class InstanceState(StrEnum):
     """Mesos task states, as Marathon reports them."""
@@ -81,6 +83,8 @@ class Instance:
     health: tuple[HealthResult, ...] = ()
     limits: ResourceLimits | None = None
     node: str = "local"
+    kill_grace_seconds: float = 3.0
+    """The app's taskKillGracePeriodSeconds at launch: SIGTERM to SIGKILL."""
     exit_code: int | None = None
     message: str | None = None
     updated_at: datetime | None = None
@@ -106,3 +110,9 @@ class TaskFailure:
     host: str
     version: datetime
     timestamp: datetime
+
+
+def runs_current_config(instance: Instance, app: AppDefinition) -> bool:
+    """True when `instance` was launched with `app`'s current configuration. A scale changes the
+    app's version but not its configuration, so instances from before a scale still count."""
+    return instance.version >= app.version_info.last_config_change_at

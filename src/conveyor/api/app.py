@@ -1,0 +1,40 @@
+"""The HTTP application: Marathon's `/v2`, the native `/api`, `/metrics`, `/ping`."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from starlette.requests import Request
+from starlette.responses import Response
+
+from conveyor.api.context import Context
+from conveyor.api.errors import conveyor_error_response
+from conveyor.api.marathon import apps, deployments, events, groups, info, queue, tasks
+from conveyor.api.metrics import Metrics
+from conveyor.api.middleware import CollapseSlashes, RequestMetrics
+from conveyor.api.native import router as native_router
+from conveyor.domain.errors import ConveyorError
+
+
+def build_api(context: Context) -> FastAPI:
+    api = FastAPI(
+        title="Conveyor",
+        version=context.info.version,
+        description="Conveyor's native API. Marathon's `/v2` API is served too (see docs/).",
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
+    api.state.context = context
+    metrics = Metrics(context.store)
+    api.add_exception_handler(ConveyorError, conveyor_error_response)
+    for module in (tasks, deployments, queue, groups, info, events, apps):
+        api.include_router(module.router)
+    api.include_router(native_router)
+
+    @api.get("/metrics", include_in_schema=False)
+    async def metrics_endpoint(request: Request) -> Response:
+        return metrics.response(request)
+
+    api.add_middleware(RequestMetrics, metrics=metrics)
+    api.add_middleware(CollapseSlashes)
+    return api

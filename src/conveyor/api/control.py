@@ -1,0 +1,17 @@
+"""What the HTTP layer needs from the running controllers and engine, beyond the store: a doorbell
+and access to task logs. The composition root (`conveyor.server`) provides it."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class Control(Protocol):
+    def wake(self) -> None:
+        """Tell the controllers that desired state changed."""
+        ...
+
+    def read_log(self, task_id: str, stream: str, *, offset: int, limit: int) -> tuple[bytes, int]:
+        """Bytes of a task's `stdout` or `stderr` from `offset`, and the offset after them.
+        Raises NotFound for an unknown task."""
+        ...

@@ -1,0 +1,46 @@
+"""The one place that maps Conveyor's errors to HTTP responses, in the body shape Marathon's
+clients expect (`/v2`) — the native API uses the same shape."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from conveyor.domain.errors import (
+    Conflict,
+    ConveyorError,
+    Invalid,
+    MalformedInput,
+    NotFound,
+    Unavailable,
+)
+
+
+def error_body(error: ConveyorError) -> tuple[int, dict[str, object]]:
+    if isinstance(error, Invalid):
+        by_path: dict[str, list[str]] = defaultdict(list)
+        for violation in error.violations:
+            by_path[violation.path].append(violation.error)
+        details = [{"path": path, "errors": errors} for path, errors in by_path.items()]
+        return 422, {"message": error.message, "details": details}
+    if isinstance(error, MalformedInput):
+        return 400, {
+            "message": "Invalid JSON",
+            "details": [{"path": "/", "errors": [error.message]}],
+        }
+    if isinstance(error, NotFound):
+        return 404, {"message": error.message}
+    if isinstance(error, Conflict):
+        deployments = [{"id": deployment_id} for deployment_id in error.deployment_ids]
+        return 409, {"message": error.message, "deployments": deployments}
+    if isinstance(error, Unavailable):
+        return 503, {"message": error.message}
+    return 500, {"message": error.message}
+
+
+async def conveyor_error_response(request: Request, error: Exception) -> Response:
+    assert isinstance(error, ConveyorError)
+    status, body = error_body(error)
+    return JSONResponse(body, status_code=status)

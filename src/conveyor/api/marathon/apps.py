@@ -1,0 +1,283 @@
+"""`/v2/apps`: create, read, update, scale, restart, roll back and delete apps, and their tasks
+and versions. App ids contain slashes, so `/v2/apps/{rest}` is split here by its last segments."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from conveyor.api.changes import deploy, request_kills, restarted, reverted, scaled_by
+from conveyor.api.context import context_of, flag, read_json
+from conveyor.api.marathon.render import (
+    ALWAYS_FOR_LIST,
+    ALWAYS_FOR_ONE,
+    Snapshot,
+    parse_embeds,
+    render_app,
+)
+from conveyor.api.marathon.selectors import matches_labels
+from conveyor.api.marathon.tasks import render_tasks
+from conveyor.domain.app_json import UpdateKind, app_from_json, app_to_json, classify_update
+from conveyor.domain.apps import AppDefinition
+from conveyor.domain.clock import format_timestamp, parse_timestamp
+from conveyor.domain.deployments import Deployment
+from conveyor.domain.documents import JsonValue
+from conveyor.domain.errors import Conflict, Invalid, MalformedInput, NotFound, Violation
+from conveyor.domain.event_json import api_post_event
+from conveyor.domain.paths import normalize_path
+from conveyor.domain.task_json import task_to_json
+from conveyor.store import Transaction
+
+router = APIRouter(include_in_schema=False)
+
+
+def deployment_result(deployment: Deployment, *, status: int = 200) -> JSONResponse:
+    body = {"deploymentId": deployment.id, "version": format_timestamp(deployment.version)}
+    return JSONResponse(body, status_code=status, headers={"Marathon-Deployment-Id": deployment.id})
+
+
+def app_not_found(app_id: str) -> NotFound:
+    return NotFound(f"App '{app_id}' does not exist")
+
+
+def existing_app(tx: Transaction, app_id: str) -> AppDefinition:
+    app = tx.get_app(app_id)
+    if app is None:
+        raise app_not_found(app_id)
+    return app
+
+
+def _client_ip(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+@router.get("/v2/apps")
+async def list_apps(request: Request) -> JSONResponse:
+    context = context_of(request)
+    params = request.query_params
+    embeds = parse_embeds(params.getlist("embed")) | ALWAYS_FOR_LIST
+    with context.store.transaction() as tx:
+        apps = [app for app in tx.list_apps() if _selected(app, request)]
+        snapshot = Snapshot.read(tx, {a.id for a in apps}, failures="lastTaskFailure" in embeds)
+    return JSONResponse({"apps": [render_app(app, snapshot, embeds) for app in apps]})
+
+
+def _selected(app: AppDefinition, request: Request) -> bool:
+    params = request.query_params
+    if "id" in params and params["id"] not in app.id:
+        return False
+    if "cmd" in params and params["cmd"] not in (app.cmd or ""):
+        return False
+    return "label" not in params or matches_labels(params["label"], app.labels)
+
+
+@router.post("/v2/apps")
+async def create_app(request: Request) -> JSONResponse:
+    context = context_of(request)
+    document = await read_json(request)
+    now = context.clock.now()
+    app = app_from_json(document, base=None, version=now)
+    with context.store.transaction() as tx:
+        if tx.get_app(app.id) is not None:
+            raise Conflict(f"An app with id [{app.id}] already exists.")
+        deployment = deploy(tx, {app.id: app}, now=now, force=flag(request, "force"))
+        stored = existing_app(tx, app.id)
+        _announce(tx, request, stored)
+        snapshot = Snapshot.read(tx, {app.id}, failures=False)
+    context.control.wake()
+    body = render_app(stored, snapshot, set(ALWAYS_FOR_ONE))
+    headers = {"Location": f"/v2/apps{app.id}", "Marathon-Deployment-Id": deployment.id}
+    return JSONResponse(body, status_code=201, headers=headers)
+
+
+def _announce(tx: Transaction, request: Request, app: AppDefinition) -> None:
+    payload = api_post_event(
+        app_to_json(app), client_ip=_client_ip(request), uri=request.url.path, at=app.version
+    )
+    tx.append_event("api_post_event", payload, at=app.version)
+
+
+def _updated_app(
+    tx: Transaction, document: JsonValue, app_id: str, request: Request
+) -> AppDefinition:
+    """The new version a PUT/PATCH body asks for: a scale, a rollback or a change."""
+    now = context_of(request).clock.now()
+    current = tx.get_app(app_id)
+    kind = classify_update(document)
+    if kind is UpdateKind.ROLLBACK and isinstance(document, dict):
+        if current is None:
+            raise app_not_found(app_id)
+        return _rolled_back(tx, current, str(document["version"]), now=now)
+    partial = request.method == "PATCH" or request.query_params.get("partialUpdate") != "false"
+    if isinstance(document, dict) and "id" not in document:
+        document = {**document, "id": app_id}
+    app = app_from_json(document, base=current if partial else None, version=now)
+    if app.id != app_id:
+        raise Invalid([Violation("/id", "The id in the body does not match the path.")])
+    return app
+
+
+def _rolled_back(
+    tx: Transaction, current: AppDefinition, version: str, *, now: datetime
+) -> AppDefinition:
+    """The configuration of an earlier version, as a new version of the app."""
+    try:
+        old = tx.get_app_version(current.id, parse_timestamp(version))
+    except ValueError as error:
+        raise Invalid([Violation("/version", f"not a timestamp: {version}")]) from error
+    if old is None:
+        raise NotFound(f"App '{current.id}' does not exist in version {version}")
+    return reverted(current, old, now=now)
+
+
+async def _put_app(request: Request, app_id: str) -> Response:
+    context = context_of(request)
+    document = await read_json(request)
+    with context.store.transaction() as tx:
+        existed = tx.get_app(app_id) is not None
+        app = _updated_app(tx, document, app_id, request)
+        deployment = deploy(tx, {app_id: app}, now=app.version, force=flag(request, "force"))
+        _announce(tx, request, app)
+    context.control.wake()
+    if existed:
+        return deployment_result(deployment)
+    response = deployment_result(deployment, status=201)
+    response.headers["Location"] = f"/v2/apps{app_id}"
+    return response
+
+
+@router.put("/v2/apps")
+@router.patch("/v2/apps")
+async def put_apps(request: Request) -> Response:
+    """Create or update several apps in one deployment."""
+    context = context_of(request)
+    documents = await read_json(request)
+    if not isinstance(documents, list):
+        raise MalformedInput("expected a JSON array of app definitions")
+    with context.store.transaction() as tx:
+        changes: dict[str, AppDefinition | None] = {}
+        for index, document in enumerate(documents):
+            if not isinstance(document, dict) or not isinstance(document.get("id"), str):
+                raise Invalid([Violation(f"/({index})/id", "error.path.missing")])
+            app_id = normalize_path(str(document["id"]))
+            changes[app_id] = _updated_app(tx, document, app_id, request)
+        now = context.clock.now()
+        deployment = deploy(tx, changes, now=now, force=flag(request, "force"))
+    context.control.wake()
+    return deployment_result(deployment)
+
+
+@router.api_route("/v2/apps/{rest:path}", methods=["GET", "PUT", "PATCH", "DELETE", "POST"])
+async def app_resource(request: Request, rest: str) -> Response:
+    parts = [part for part in rest.split("/") if part]
+    if not parts:
+        return await list_apps(request) if request.method == "GET" else _not_allowed()
+    if parts[-1] == "restart" and request.method == "POST":
+        return await restart_app(request, _app_id(parts[:-1]))
+    if parts[-1] in ("tasks", "versions") and len(parts) > 1:
+        return await _collection(request, _app_id(parts[:-1]), parts[-1], None)
+    if len(parts) > 2 and parts[-2] in ("tasks", "versions"):
+        return await _collection(request, _app_id(parts[:-2]), parts[-2], parts[-1])
+    app_id = _app_id(parts)
+    if request.method == "GET":
+        return await get_app(request, app_id)
+    if request.method in ("PUT", "PATCH"):
+        return await _put_app(request, app_id)
+    if request.method == "DELETE":
+        return await delete_app(request, app_id)
+    return _not_allowed()
+
+
+def _app_id(parts: list[str]) -> str:
+    return normalize_path("/" + "/".join(parts))
+
+
+def _not_allowed() -> JSONResponse:
+    return JSONResponse({"message": "HTTP 405 Method Not Allowed"}, status_code=405)
+
+
+async def _collection(request: Request, app_id: str, collection: str, item: str | None) -> Response:
+    if collection == "versions":
+        if request.method != "GET":
+            return _not_allowed()
+        return await get_versions(request, app_id, item)
+    if request.method == "GET" and item is None:
+        return await render_tasks(request, app_id)
+    if request.method == "DELETE":
+        return await kill_tasks(request, app_id, item)
+    return _not_allowed()
+
+
+async def get_app(request: Request, app_id: str) -> JSONResponse:
+    context = context_of(request)
+    embeds = parse_embeds(request.query_params.getlist("embed")) | ALWAYS_FOR_ONE
+    with context.store.transaction() as tx:
+        app = existing_app(tx, app_id)
+        snapshot = Snapshot.read(tx, {app_id}, failures=True)
+    return JSONResponse({"app": render_app(app, snapshot, embeds)})
+
+
+async def delete_app(request: Request, app_id: str) -> JSONResponse:
+    context = context_of(request)
+    with context.store.transaction() as tx:
+        existing_app(tx, app_id)
+        deployment = deploy(
+            tx, {app_id: None}, now=context.clock.now(), force=flag(request, "force")
+        )
+    context.control.wake()
+    return deployment_result(deployment)
+
+
+async def restart_app(request: Request, app_id: str) -> JSONResponse:
+    context = context_of(request)
+    with context.store.transaction() as tx:
+        app = restarted(existing_app(tx, app_id), now=context.clock.now())
+        deployment = deploy(tx, {app_id: app}, now=app.version, force=flag(request, "force"))
+    context.control.wake()
+    return deployment_result(deployment)
+
+
+async def get_versions(request: Request, app_id: str, version: str | None) -> JSONResponse:
+    context = context_of(request)
+    with context.store.transaction() as tx:
+        existing_app(tx, app_id)
+        if version is None:
+            versions: list[JsonValue] = [format_timestamp(v) for v in tx.list_app_versions(app_id)]
+            return JSONResponse({"versions": versions})
+        try:
+            moment = parse_timestamp(version)
+        except ValueError as error:
+            raise NotFound(f"App '{app_id}' does not exist in version {version}") from error
+        old = tx.get_app_version(app_id, moment)
+    if old is None:
+        raise NotFound(f"App '{app_id}' does not exist in version {version}")
+    return JSONResponse(app_to_json(old))
+
+
+async def kill_tasks(request: Request, app_id: str, task_id: str | None) -> Response:
+    """DELETE /v2/apps/{id}/tasks[/{taskId}]: kill (optionally only on `host`), maybe scale."""
+    context = context_of(request)
+    now = context.clock.now()
+    with context.store.transaction() as tx:
+        app = existing_app(tx, app_id)
+        candidates = [i for i in tx.list_instances(app_id) if not i.state.is_terminal]
+        if task_id is not None:
+            candidates = [i for i in candidates if i.id == task_id]
+            if not candidates:
+                raise NotFound(f"Task '{task_id}' does not exist")
+        if "host" in request.query_params:
+            candidates = [i for i in candidates if i.host == request.query_params["host"]]
+        killed = request_kills(tx, candidates, now=now)
+        if flag(request, "scale"):
+            scaled = scaled_by(app, -len(killed), now=now)
+            deployment = deploy(tx, {app_id: scaled}, now=now, force=flag(request, "force"))
+    context.control.wake()
+    if flag(request, "scale"):
+        return deployment_result(deployment)
+    rendered: list[JsonValue] = [task_to_json(i, service_ports=app.service_ports) for i in killed]
+    if task_id is not None:
+        return JSONResponse({"task": rendered[0] if rendered else None})
+    return JSONResponse({"tasks": rendered})

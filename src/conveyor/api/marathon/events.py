@@ -1,0 +1,82 @@
+"""`GET /v2/events`: Marathon's event stream (Server-Sent Events). `event_type` filters (may be
+repeated); the stream opens with `event_stream_attached` and sends a comment line every few
+seconds so idle connections stay open and dead ones are noticed."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator, Sequence
+
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import StreamingResponse
+
+from conveyor.api.context import context_of
+from conveyor.domain.clock import format_timestamp
+from conveyor.domain.documents import JsonObject
+from conveyor.domain.events import Event
+
+router = APIRouter(include_in_schema=False)
+
+KEEPALIVE_SECONDS = 5.0
+
+
+def sse_message(event_type: str, payload: JsonObject) -> bytes:
+    data = json.dumps(payload, separators=(",", ":"))
+    return f"event: {event_type}\ndata: {data}\n\n".encode()
+
+
+async def _batches_or_keepalive(
+    batches: AsyncIterator[Sequence[Event]],
+) -> AsyncIterator[Sequence[Event] | None]:
+    """Batches of events, with None whenever KEEPALIVE_SECONDS pass without one."""
+    pending: asyncio.Task[Sequence[Event]] | None = None
+    try:
+        while True:
+            if pending is None:
+                pending = asyncio.ensure_future(anext(batches))
+            done, _ = await asyncio.wait({pending}, timeout=KEEPALIVE_SECONDS)
+            if not done:
+                yield None
+                continue
+            batch, pending = pending.result(), None
+            yield batch
+    finally:
+        if pending is not None:
+            pending.cancel()
+            with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                await pending
+
+
+@router.get("/v2/events")
+async def event_stream(request: Request) -> StreamingResponse:
+    context = context_of(request)
+    wanted = set(request.query_params.getlist("event_type"))
+    remote = request.client.host if request.client else ""
+
+    async def stream() -> AsyncIterator[bytes]:
+        attached: JsonObject = {
+            "eventType": "event_stream_attached",
+            "timestamp": format_timestamp(context.clock.now()),
+            "remoteAddress": remote,
+        }
+        if not wanted or "event_stream_attached" in wanted:
+            yield sse_message("event_stream_attached", attached)
+        batches = context.store.subscribe()
+        try:
+            async for batch in _batches_or_keepalive(batches):
+                if batch is None:
+                    yield b": keepalive\n\n"
+                    continue
+                for event in batch:
+                    if not wanted or event.type in wanted:
+                        yield sse_message(event.type, event.payload)
+        finally:
+            closer = getattr(batches, "aclose", None)
+            if closer is not None:
+                await closer()
+
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)

@@ -1,0 +1,132 @@
+"""The apps controller: one loop that keeps every app at its desired state.
+
+On start it reattaches to the tasks an earlier server left running. Then, on every wake-up (a
+stored change, a task's end, or a timer), it advances active deployments and brings every other
+app to its instance count; instances whose app is gone are stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+
+from conveyor.controllers.deployments import DeploymentRunner, apps_still_held
+from conveyor.controllers.instances import InstanceLifecycle
+from conveyor.controllers.scaling import Scaler
+from conveyor.controllers.wakeup import Wakeup
+from conveyor.domain.clock import Clock
+from conveyor.domain.instances import Instance, InstanceState, ResourceLimits
+from conveyor.engines import Engine, TaskExit, TaskHandle
+from conveyor.engines.protocol import ExitReason
+from conveyor.store import Store
+
+log = logging.getLogger(__name__)
+
+
+def handle_of(instance: Instance) -> TaskHandle | None:
+    """What the engine needs to find `instance` again; None if it never got a process."""
+    if instance.pid is None or instance.pid_start_time is None or instance.started_at is None:
+        return None
+    return TaskHandle(
+        task_id=instance.id,
+        pid=instance.pid,
+        pid_start_time=instance.pid_start_time,
+        host=instance.host,
+        ports=instance.ports,
+        started_at=instance.started_at,
+        limits=instance.limits or ResourceLimits(method="none"),
+    )
+
+
+class AppsController:
+    def __init__(
+        self,
+        store: Store,
+        engine: Engine,
+        clock: Clock,
+        wakeup: Wakeup,
+        *,
+        interval: float = 1.0,
+    ) -> None:
+        self._store = store
+        self._engine = engine
+        self._clock = clock
+        self._wakeup = wakeup
+        self._interval = interval
+        self.lifecycle = InstanceLifecycle(store, engine, clock)
+        self._scaler = Scaler(store, engine, self.lifecycle, clock)
+        self._deployments = DeploymentRunner(store, self.lifecycle, self._scaler, clock, wakeup)
+
+    async def run(self) -> None:
+        await self.reattach()
+        follower = asyncio.create_task(self._follow_exits())
+        try:
+            while True:
+                try:
+                    await self.reconcile()
+                except Exception:
+                    log.exception("reconcile failed; retrying")
+                await self._wakeup.wait(self._interval)
+        finally:
+            follower.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await follower
+
+    async def reattach(self) -> None:
+        """Adopt the tasks of an earlier server; record those that ended meanwhile."""
+        with self._store.transaction() as tx:
+            instances = [i for i in tx.list_instances() if not i.state.is_terminal]
+        handles = []
+        for instance in instances:
+            handle = handle_of(instance)
+            if handle is None:
+                self.lifecycle.record_exit(self._vanished(instance, "server stopped mid-launch"))
+            else:
+                handles.append(handle)
+        for end in await self._engine.reattach(handles):
+            self.lifecycle.record_exit(end)
+
+    def _vanished(self, instance: Instance, message: str) -> TaskExit:
+        return TaskExit(
+            task_id=instance.id,
+            reason=ExitReason.VANISHED,
+            exit_code=None,
+            ended_at=self._clock.now(),
+            message=message,
+        )
+
+    async def _follow_exits(self) -> None:
+        async for end in self._engine.exits():
+            try:
+                self.lifecycle.record_exit(end)
+            except Exception:
+                log.exception("could not record the end of %s", end.task_id)
+            self._wakeup.ring()
+
+    async def reconcile(self) -> None:
+        with self._store.transaction() as tx:
+            apps = {app.id: app for app in tx.list_apps()}
+            deployments = [d for d in tx.list_deployments() if d.is_active]
+            by_app: dict[str, list[Instance]] = defaultdict(list)
+            for instance in tx.list_instances():
+                by_app[instance.app_id].append(instance)
+        held: set[str] = set()
+        for deployment in deployments:
+            held |= apps_still_held(deployment)
+            await self._deployments.advance(deployment, apps, by_app)
+        for app_id, app in apps.items():
+            if app_id not in held:
+                await self._scaler.scale(app, by_app.get(app_id, []))
+        for app_id, instances in by_app.items():
+            orphaned = app_id not in apps and app_id not in held
+            await self._carry_out_kills(instances, orphaned=orphaned)
+
+    async def _carry_out_kills(self, instances: list[Instance], *, orphaned: bool) -> None:
+        """Send kills marked but not yet sent; stop every instance of an app that is gone."""
+        for instance in instances:
+            if instance.state is InstanceState.KILLING:
+                await self.lifecycle.signal_kill(instance)
+            elif orphaned and instance.state.is_active:
+                await self.lifecycle.kill(instance, message="app no longer exists")

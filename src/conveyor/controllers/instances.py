@@ -1,0 +1,196 @@
+"""Launching, killing and recording the end of instances. Every transition is stored before the
+engine is asked to act, so a restarted server knows what it was doing."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import replace
+
+from conveyor.domain.apps import AppDefinition, task_id_prefix
+from conveyor.domain.backoff import record_launch_failure
+from conveyor.domain.clock import Clock
+from conveyor.domain.environment import task_environment
+from conveyor.domain.errors import ConveyorError
+from conveyor.domain.event_json import status_update_event
+from conveyor.domain.instances import (
+    HealthResult,
+    Instance,
+    InstanceState,
+    TaskFailure,
+    runs_current_config,
+)
+from conveyor.engines import Engine, LaunchSpec, TaskExit, TaskHandle
+from conveyor.engines.protocol import ExitReason
+from conveyor.store import Store, Transaction
+
+log = logging.getLogger(__name__)
+
+
+def new_task_id(app_id: str) -> str:
+    return f"{task_id_prefix(app_id)}.{uuid.uuid4()}"
+
+
+def launch_spec(app: AppDefinition, task_id: str) -> LaunchSpec:
+    return LaunchSpec(
+        task_id=task_id,
+        shell=app.cmd,
+        argv=app.args if app.cmd is None else None,
+        env=task_environment(app, task_id=task_id),
+        port_count=app.port_count,
+        port_names=tuple(definition.name for definition in app.port_definitions),
+        required_ports=app.service_ports if app.require_ports else (),
+        cpus=app.cpus,
+        mem_mib=app.mem,
+        image=app.container_image,
+    )
+
+
+def ended_state(instance: Instance, end: TaskExit) -> InstanceState:
+    """How an instance ended: killed on purpose, finished, failed, or lost."""
+    if instance.state is InstanceState.KILLING or end.reason is ExitReason.KILLED:
+        return InstanceState.KILLED
+    if end.reason is ExitReason.VANISHED:
+        return InstanceState.LOST
+    return InstanceState.FINISHED if end.exit_code == 0 else InstanceState.FAILED
+
+
+def describe_end(end: TaskExit) -> str:
+    if end.message:
+        return end.message
+    if end.exit_code is None:
+        return "the task vanished"
+    if end.exit_code < 0:
+        return f"Command terminated with signal {-end.exit_code}"
+    return f"Command exited with status {end.exit_code}"
+
+
+class InstanceLifecycle:
+    def __init__(self, store: Store, engine: Engine, clock: Clock) -> None:
+        self._store = store
+        self._engine = engine
+        self._clock = clock
+        self._signalled: set[str] = set()
+
+    async def launch(self, app: AppDefinition, *, node: str) -> Instance | None:
+        """Start one instance of `app` on `node`; None when the engine refused it."""
+        now = self._clock.now()
+        staging = Instance(
+            id=new_task_id(app.id),
+            app_id=app.id,
+            version=app.version,
+            state=InstanceState.STAGING,
+            host=node,
+            node=node,
+            staged_at=now,
+            health=tuple(HealthResult() for _ in app.health_checks),
+            kill_grace_seconds=app.kill_grace_seconds,
+        )
+        with self._store.transaction() as tx:
+            tx.put_instance(staging)
+            tx.append_event("status_update_event", status_update_event(staging, at=now), at=now)
+        try:
+            handle = await self._engine.launch(launch_spec(app, staging.id), node=node)
+        except ConveyorError as error:
+            log.warning("launch of %s failed: %s", staging.id, error.message)
+            self._record_failed_launch(staging, app, error.message)
+            return None
+        return self._record_running(staging, handle)
+
+    def _record_running(self, staging: Instance, handle: TaskHandle) -> Instance:
+        running = replace(
+            staging,
+            state=InstanceState.RUNNING,
+            host=handle.host,
+            ports=handle.ports,
+            pid=handle.pid,
+            pid_start_time=handle.pid_start_time,
+            started_at=handle.started_at,
+            limits=handle.limits,
+        )
+        now = self._clock.now()
+        with self._store.transaction() as tx:
+            current = tx.get_instance(staging.id)
+            if current is None or current.state is not InstanceState.STAGING:
+                # killed while launching: keep the kill, remember the process
+                running = replace(running, state=InstanceState.KILLING)
+            tx.put_instance(running)
+            tx.append_event("status_update_event", status_update_event(running, at=now), at=now)
+        return running
+
+    def _record_failed_launch(self, staging: Instance, app: AppDefinition, message: str) -> None:
+        failed = replace(staging, state=InstanceState.ERROR, message=message)
+        now = self._clock.now()
+        with self._store.transaction() as tx:
+            tx.delete_instance(staging.id)
+            tx.append_event(
+                "status_update_event",
+                status_update_event(failed, at=now, message=message),
+                at=now,
+            )
+            self._record_failure(tx, failed, app, message)
+
+    async def kill(self, instance: Instance, *, message: str = "") -> None:
+        """Ask the engine to stop `instance`; its end arrives later through `record_exit`."""
+        now = self._clock.now()
+        with self._store.transaction() as tx:
+            current = tx.get_instance(instance.id)
+            if current is None or current.state.is_terminal:
+                return
+            killing = replace(current, state=InstanceState.KILLING, message=message or None)
+            tx.put_instance(killing)
+            tx.append_event(
+                "status_update_event",
+                status_update_event(killing, at=now, message=message),
+                at=now,
+            )
+        await self.signal_kill(killing)
+
+    async def signal_kill(self, instance: Instance) -> None:
+        """Send the engine's kill for an instance marked KILLING, once per server lifetime
+        (kills asked for through the API, or before a restart, are marked but not yet sent)."""
+        if instance.pid is None or instance.id in self._signalled:
+            return
+        self._signalled.add(instance.id)
+        await self._engine.kill(instance.id, grace_seconds=instance.kill_grace_seconds)
+
+    def record_exit(self, end: TaskExit) -> Instance | None:
+        """Store how an instance ended; a failure counts towards the app's launch backoff."""
+        now = self._clock.now()
+        with self._store.transaction() as tx:
+            instance = tx.get_instance(end.task_id)
+            if instance is None:
+                return None
+            state = ended_state(instance, end)
+            message = describe_end(end)
+            ended = replace(instance, state=state, exit_code=end.exit_code, message=message)
+            tx.delete_instance(instance.id)
+            self._signalled.discard(instance.id)
+            tx.append_event(
+                "status_update_event",
+                status_update_event(ended, at=now, message=message),
+                at=now,
+            )
+            app = tx.get_app(instance.app_id)
+            if state is not InstanceState.KILLED and app is not None:
+                self._record_failure(tx, ended, app, message)
+        return ended
+
+    def _record_failure(
+        self, tx: Transaction, instance: Instance, app: AppDefinition, message: str
+    ) -> None:
+        now = self._clock.now()
+        tx.put_task_failure(
+            TaskFailure(
+                app_id=app.id,
+                task_id=instance.id,
+                state=instance.state,
+                message=message,
+                host=instance.host,
+                version=instance.version,
+                timestamp=now,
+            )
+        )
+        if runs_current_config(instance, app):
+            previous = tx.get_launch_delay(app.id)
+            tx.put_launch_delay(record_launch_failure(app, previous, now))

@@ -1,0 +1,71 @@
+"""Bringing an app to its instance count: launch what is missing (after backoff, where it can be
+placed), kill what is extra. Shared by the steady-state loop and deployment actions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from conveyor.controllers.instances import InstanceLifecycle
+from conveyor.domain.apps import AppDefinition
+from conveyor.domain.backoff import launch_allowed_at
+from conveyor.domain.clock import Clock
+from conveyor.domain.constraints import NodeView, Unplaceable, place_instance
+from conveyor.domain.instances import Instance
+from conveyor.domain.queue import unplaced_key
+from conveyor.domain.restarts import select_instances_to_kill
+from conveyor.engines import Engine
+from conveyor.store import Store
+
+
+class Scaler:
+    def __init__(
+        self, store: Store, engine: Engine, lifecycle: InstanceLifecycle, clock: Clock
+    ) -> None:
+        self._store = store
+        self._engine = engine
+        self._lifecycle = lifecycle
+        self._clock = clock
+
+    def _nodes(self) -> list[NodeView]:
+        return [NodeView(node.hostname, dict(node.attributes)) for node in self._engine.nodes]
+
+    def is_launch_delayed(self, app: AppDefinition) -> bool:
+        with self._store.transaction() as tx:
+            delay = tx.get_launch_delay(app.id)
+        allowed_at = launch_allowed_at(delay, app)
+        return allowed_at is not None and allowed_at > self._clock.now()
+
+    async def launch(self, app: AppDefinition, count: int, running: Sequence[Instance]) -> int:
+        """Launch up to `count` instances; returns how many were started."""
+        if count <= 0 or self.is_launch_delayed(app):
+            return 0
+        placed = list(running)
+        started = 0
+        reason: str | None = None
+        for _ in range(count):
+            placement = place_instance(app, self._nodes(), placed)
+            if isinstance(placement, Unplaceable):
+                reason = placement.reason
+                break
+            instance = await self._lifecycle.launch(app, node=placement.node)
+            if instance is None:
+                break
+            placed.append(instance)
+            started += 1
+        self._remember_unplaced(app.id, reason)
+        return started
+
+    def _remember_unplaced(self, app_id: str, reason: str | None) -> None:
+        with self._store.transaction() as tx:
+            if tx.get_value(unplaced_key(app_id)) != reason:
+                tx.put_value(unplaced_key(app_id), reason)
+
+    async def scale(self, app: AppDefinition, instances: Sequence[Instance]) -> None:
+        """Launch or kill so that `app.instances` instances are active."""
+        active = [instance for instance in instances if instance.state.is_active]
+        missing = app.instances - len(active)
+        if missing > 0:
+            await self.launch(app, missing, active)
+        elif missing < 0:
+            for victim in select_instances_to_kill(active, -missing, app.kill_selection):
+                await self._lifecycle.kill(victim, message="scaled down")

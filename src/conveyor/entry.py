@@ -1,0 +1,126 @@
+"""The `conveyor` command: the client commands of `conveyor.cli` plus `serve` and `up`, which run
+a server in this process. Kept apart from `cli/`, which talks to servers only through `client/`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from conveyor.cli.main import app
+
+ListenOption = Annotated[
+    str, typer.Option("--listen", envvar="CONVEYOR_LISTEN", help="HOST:PORT to serve on.")
+]
+DataDirOption = Annotated[
+    Path,
+    typer.Option(
+        "--data-dir", envvar="CONVEYOR_DATA_DIR", help="Where state, logs and tasks live."
+    ),
+]
+DatabaseOption = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        envvar="CONVEYOR_DATABASE_URL",
+        help="postgresql://... to share state; default: SQLite in the data dir.",
+    ),
+]
+HostnameOption = Annotated[
+    str,
+    typer.Option(
+        "--hostname",
+        envvar="CONVEYOR_HOSTNAME",
+        help="The host tasks are reached at (HOST, health checks, constraints).",
+    ),
+]
+PortRangeOption = Annotated[
+    str, typer.Option("--port-range", envvar="CONVEYOR_PORT_RANGE", help="Host ports, FIRST-LAST.")
+]
+AttributeOption = Annotated[
+    list[str] | None,
+    typer.Option("--attribute", help="NAME=VALUE node attribute for constraints (repeatable)."),
+]
+
+
+def _run(
+    *,
+    listen: str,
+    data_dir: Path,
+    database_url: str | None,
+    hostname: str,
+    port_range: str,
+    attributes: list[str] | None,
+    with_examples: bool,
+) -> None:
+    from conveyor.server import Settings, serve
+
+    first, _, last = port_range.partition("-")
+    settings = Settings(
+        listen=listen,
+        data_dir=data_dir,
+        database_url=database_url,
+        hostname=hostname,
+        port_range=(int(first), int(last or first)),
+        attributes=dict(a.split("=", 1) for a in attributes or [] if "=" in a),
+        with_examples=with_examples,
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.basicConfig(
+        level=os.environ.get("CONVEYOR_LOG_LEVEL", "INFO"),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    typer.echo(f"Conveyor serving on http://{settings.listen} (data in {data_dir})")
+    asyncio.run(serve(settings))
+
+
+@app.command()
+def serve(
+    *,
+    listen: ListenOption = "127.0.0.1:8080",
+    data_dir: DataDirOption = Path(".conveyor"),
+    database_url: DatabaseOption = None,
+    hostname: HostnameOption = "127.0.0.1",
+    port_range: PortRangeOption = "31000-32000",
+    attribute: AttributeOption = None,
+) -> None:
+    """Run a Conveyor server in the foreground."""
+    _run(
+        listen=listen,
+        data_dir=data_dir,
+        database_url=database_url,
+        hostname=hostname,
+        port_range=port_range,
+        attributes=attribute,
+        with_examples=False,
+    )
+
+
+@app.command()
+def up(
+    *,
+    listen: ListenOption = "127.0.0.1:8080",
+    data_dir: DataDirOption = Path(".conveyor"),
+    database_url: DatabaseOption = None,
+    hostname: HostnameOption = "127.0.0.1",
+    port_range: PortRangeOption = "31000-32000",
+    attribute: AttributeOption = None,
+) -> None:
+    """Run a server with the embedded defaults and deploy the example content (first run)."""
+    _run(
+        listen=listen,
+        data_dir=data_dir,
+        database_url=database_url,
+        hostname=hostname,
+        port_range=port_range,
+        attributes=attribute,
+        with_examples=True,
+    )
+
+
+def main() -> None:
+    app()

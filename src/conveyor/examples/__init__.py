@@ -1,0 +1,1 @@
+"""Example content `conveyor up` deploys on a new data dir."""

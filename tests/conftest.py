@@ -1,0 +1,63 @@
+"""Fixtures shared by every test folder."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.support.servers import ServerProcess
+
+
+def _kill_leftover_tasks(data_dir: Path) -> None:
+    """End the task process groups a test's server left behind: only pids the engine recorded,
+    and only while the process is the one recorded (same start time)."""
+    for pid_file in data_dir.glob("tasks/*/pid"):
+        try:
+            pid_text, start_text = pid_file.read_text().split()[:2]
+            process = psutil.Process(int(pid_text))
+            if abs(process.create_time() - float(start_text)) < 1.0:
+                os.killpg(process.pid, signal.SIGKILL)
+        except (ValueError, OSError, psutil.Error):
+            continue
+
+
+_blocks = itertools.count()
+
+
+def next_port_block(size: int = 100) -> tuple[int, int]:
+    """A host port range no other test server of this run uses (per xdist worker, in turn)."""
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    block = next(_blocks) % 10
+    first = 40000 + worker * 1000 + block * size
+    return first, first + size - 1
+
+
+@pytest.fixture
+def server_factory(tmp_path: Path) -> Iterator[type[ServerProcess]]:
+    """Start servers with `server_factory(data_dir, ...)`; all are stopped, and the tasks they
+    left running are killed, when the test ends."""
+    started: list[ServerProcess] = []
+
+    class Factory(ServerProcess):
+        def __init__(self, data_dir: Path | None = None, **kwargs: object) -> None:
+            kwargs.setdefault("port_range", next_port_block())
+            super().__init__(data_dir or tmp_path / "data", **kwargs)  # type: ignore[arg-type]
+            started.append(self)
+
+    yield Factory
+    for server in started:
+        server.stop()
+    for server in started:
+        _kill_leftover_tasks(server.data_dir)
+
+
+@pytest.fixture
+def server(server_factory: type[ServerProcess]) -> ServerProcess:
+    """A running server on a fresh SQLite data dir, with its own port range."""
+    return server_factory().start()

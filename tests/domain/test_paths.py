@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from conveyor.domain.paths import (
+    ID_SEGMENT_PATTERN,
+    is_valid_path,
+    normalize_path,
+    path_segments,
+    path_violations,
+)
+
+
+@pytest.mark.parametrize(
+    ("path", "base", "expected"),
+    [
+        ("web", "/prod", "/prod/web"),
+        ("web", "/", "/web"),
+        ("/web", "/prod", "/web"),
+        ("../db", "/prod/web", "/prod/db"),
+        ("./web", "/prod", "/prod/web"),
+        ("/a/./b/../c", "/", "/a/c"),
+        ("../../..", "/prod", "/"),
+        ("/a//b/", "/", "/a/b"),
+        ("web", "prod", "/prod/web"),
+        ("", "/prod", "/prod"),
+    ],
+)
+def test_relative_paths_resolve_against_the_base_group(path: str, base: str, expected: str) -> None:
+    assert normalize_path(path, base) == expected
+
+
+@pytest.mark.parametrize(
+    "path", ["/web", "/prod/web-1", "/a.b/c", "/0", "/a/../b", "/prod/./web", "/x9.y-z"]
+)
+def test_lowercase_names_digits_hyphens_and_dots_are_valid(path: str) -> None:
+    assert path_violations(path, at="/id") == []
+
+
+@pytest.mark.parametrize("path", ["/Web", "/-web", "/web-", "/we_b", "/a b", "/a..b", "/é"])
+def test_segments_outside_the_pattern_are_rejected_with_marathons_message(path: str) -> None:
+    [violation] = path_violations(path, at="/id")
+    assert violation.path == "/id"
+    assert violation.error == f"must fully match regular expression '{ID_SEGMENT_PATTERN}'"
+    assert "'^(([a-z0-9]|[a-z0-9][a-z0-9\\-]*[a-z0-9])\\.)*" in violation.error
+
+
+@pytest.mark.parametrize("keyword", ["restart", "tasks", "versions"])
+def test_reserved_keywords_may_not_end_a_path(keyword: str) -> None:
+    [violation] = path_violations(f"/prod/{keyword}", at="/dependencies(0)")
+    assert violation.path == "/dependencies(0)"
+    assert violation.error == (
+        "must not end with any of the following reserved keywords: restart, tasks, versions"
+    )
+    assert is_valid_path(f"/{keyword}/web")
+
+
+@given(st.text(alphabet="ab./-", max_size=30), st.text(alphabet="ab./", max_size=20))
+def test_normalized_paths_are_absolute_canonical_and_stable(path: str, base: str) -> None:
+    normalized = normalize_path(path, base)
+    assert normalized.startswith("/")
+    assert not {".", ".."} & set(path_segments(normalized))
+    assert "//" not in normalized
+    assert normalize_path(normalized, "/elsewhere") == normalized
