@@ -195,10 +195,10 @@ class LocalEngine:
             self._ports.hold(handle.task_id, handle.ports)
             self._watch(task)
             return None
-        await cgroups.remove()  # what a vanished task left behind
+        record = sandbox.read_exit()
+        await cgroups.remove()  # what the task left behind
         if supervisor is not None:
             self._reaper.reap_when_ended(supervisor)
-        record = sandbox.read_exit()
         reason = ExitReason.EXITED if record is not None else ExitReason.VANISHED
         return self._task_exit(handle.task_id, reason, record)
 

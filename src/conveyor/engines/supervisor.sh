@@ -10,7 +10,8 @@
 # process group, apart from the supervisor) through RESET (`env --default-signal=INT,QUIT`, or
 # empty: a background job of a non-interactive shell ignores SIGINT and SIGQUIT), and reports its
 # pid. The task side joins the task's cgroups (already made; moving a process between cgroups can
-# take milliseconds, better spent now than at launch) and waits for its launch script.
+# take milliseconds, better spent now than at launch), closes its copy of the report pipe (the
+# engine takes the standby as ready at end-of-file) and waits for its launch script.
 # Handing over a task is: the engine renames the standby's directory to the task's sandbox and
 # writes its path to the supervisor, and writes the task's launch script to the task side. The
 # script applies rlimits, sets the environment and execs the task, which keeps the pid. The
@@ -18,16 +19,17 @@
 # -N for death by signal N, written to a temporary file and renamed.
 #
 # File descriptors from the engine: 0 the supervisor's end of the hand-over (the sandbox path),
-# 1 where the supervisor reports the task side's pid (then closes it), 3 the task side's end of
-# the hand-over (the launch script), 4 and 5 the task's stdout and stderr files, already open so
-# that the directory can be renamed at any time. A standby never handed a task sees end-of-file
-# on both ends and exits.
+# 1 where the supervisor reports the task side's pid (then closes it; the task side keeps a copy
+# as 6 until it is ready), 3 the task side's end of the hand-over (the launch script), 4 and 5
+# the task's stdout and stderr files, already open so that the directory can be renamed at any
+# time. A standby never handed a task sees end-of-file on both ends and exits.
 
 if [ "${1-}" = task ]; then
     shift
     for cgroup in "$@"; do
         echo 0 >"$cgroup/cgroup.procs"
     done
+    exec 6>&-
     . /dev/fd/3
     exit 127
 fi
@@ -37,7 +39,7 @@ setsid=$2
 reset=$3
 shift 3
 # $reset is split into words on purpose: it is a command and its options
-( exec "$setsid" $reset "$shell" "$0" task "$@" >&4 2>&5 4>&- 5>&- ) &
+( exec "$setsid" $reset "$shell" "$0" task "$@" 6>&1 >&4 2>&5 4>&- 5>&- ) &
 task=$!
 echo "$task"
 exec >/dev/null 3<&- 4>&- 5>&-

@@ -1,0 +1,125 @@
+"""Launch overhead through the whole server: `POST /v2/apps` until the app's process runs, against
+a bare `subprocess.Popen` of the same command in the same run.
+
+Each sample's process runs `date +%s.%N > FILE; exec sleep 600`: the timestamp it writes is when
+it started. The clock starts just before the POST (or the Popen). After each API sample the app is
+deleted and the benchmark waits until its task is gone; each bare process is killed by its process
+group. The two kinds of sample alternate, so they share the machine's state. The time until the
+POST returned is reported too. The first samples of each kind are a warm-up and not counted.
+
+    .venv/bin/python bench/api_launch.py [--quick] [--samples N]
+
+Target: p50 of POST → process started within 2× of the bare spawn's p50.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from figures import percentile, series_line, verdict_line
+from live_server import delete_app, live_server
+
+COMMAND = "date +%s.%N > {file}; exec sleep 600"
+TARGET_RATIO = 2.0
+STARTED_TIMEOUT = 15.0
+
+
+@dataclass
+class Samples:
+    bare_started: list[float] = field(default_factory=list)
+    api_started: list[float] = field(default_factory=list)
+    api_returned: list[float] = field(default_factory=list)
+
+
+def wait_for_timestamp(path: Path) -> float:
+    """The epoch seconds the process wrote to `path`, once it has written them."""
+    deadline = time.monotonic() + STARTED_TIMEOUT
+    while time.monotonic() < deadline:
+        with contextlib.suppress(FileNotFoundError):
+            text = path.read_text()
+            if text.endswith("\n"):
+                return float(text)
+        time.sleep(0.002)
+    raise TimeoutError(f"no process wrote {path} within {STARTED_TIMEOUT}s")
+
+
+def bare_spawn(file: Path) -> float:
+    """Seconds from Popen until the process started."""
+    began = time.time()
+    process = subprocess.Popen(
+        ["sh", "-c", COMMAND.format(file=file)], start_new_session=True
+    )
+    try:
+        return wait_for_timestamp(file) - began
+    finally:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def api_launch(client: httpx.Client, app_id: str, file: Path) -> tuple[float, float]:
+    """Seconds from POST /v2/apps until the process started, and until the POST returned."""
+    document = {
+        "id": app_id,
+        "cmd": COMMAND.format(file=file),
+        "instances": 1,
+        "cpus": 0.01,
+        "mem": 32,
+        "portDefinitions": [],
+    }
+    began = time.time()
+    response = client.post("/v2/apps", json=document)
+    returned = time.time() - began
+    try:
+        response.raise_for_status()
+        return wait_for_timestamp(file) - began, returned
+    finally:
+        delete_app(client, app_id)
+
+
+def collect(client: httpx.Client, scratch: Path, count: int, warm_up: int) -> Samples:
+    samples = Samples()
+    for index in range(warm_up + count):
+        bare = bare_spawn(scratch / f"bare-{index}")
+        started, returned = api_launch(client, f"/bench/launch-{index}", scratch / f"api-{index}")
+        if index >= warm_up:
+            samples.bare_started.append(bare)
+            samples.api_started.append(started)
+            samples.api_returned.append(returned)
+    return samples
+
+
+def report(samples: Samples, warm_up: int) -> None:
+    print(f"{len(samples.bare_started)} samples each (after {warm_up} warm-up), alternating")
+    print(series_line("baseline: bare Popen → process started", samples.bare_started))
+    print(series_line("POST /v2/apps → process started", samples.api_started))
+    print(series_line("POST /v2/apps → response returned", samples.api_returned))
+    bare_p50 = percentile(samples.bare_started, 0.5)
+    ratio = percentile(samples.api_started, 0.5) / bare_p50
+    print(f"ratio at p50 (POST → started / bare): {ratio:.2f}x")
+    target = f"p50 within {TARGET_RATIO:g}x of the bare spawn ({TARGET_RATIO * bare_p50 * 1e3:.2f} ms)"
+    print(verdict_line(target, met=ratio <= TARGET_RATIO))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="10 samples instead of 30")
+    parser.add_argument("--samples", type=int, help="samples of each kind (default 30)")
+    arguments = parser.parse_args()
+    count = arguments.samples or (10 if arguments.quick else 30)
+    warm_up = 2 if arguments.quick else 3
+    with tempfile.TemporaryDirectory(prefix="conveyor-bench-") as scratch, live_server() as client:
+        samples = collect(client, Path(scratch), count, warm_up)
+    report(samples, warm_up)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,109 @@
+"""A Conveyor server for the benchmarks that leaves nothing behind.
+
+`live_server()` starts `conveyor serve` in a subprocess on a free loopback port, its data in a
+temporary directory (tests/support/servers.py's `ServerProcess`), and yields an HTTP client for it.
+On the way out it deletes every app, waits for their tasks to end, stops the server and removes the
+directory. Tasks outlive their server by design, so should one be left (a delete that timed out, a
+server that died) it is killed by the pids its sandbox recorded, once they are checked to still
+name the processes the server started.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root, for tests.support
+from tests.support.servers import ServerProcess  # noqa: E402
+
+DELETE_TIMEOUT = 60.0
+
+
+@contextlib.contextmanager
+def live_server(*, port_range: tuple[int, int] | None = None) -> Iterator[httpx.Client]:
+    with tempfile.TemporaryDirectory(prefix="conveyor-bench-") as scratch:
+        server = ServerProcess(Path(scratch) / "data", port_range=port_range)
+        server.start()
+        client = httpx.Client(base_url=server.url, timeout=30)
+        try:
+            yield client
+        finally:
+            try:
+                delete_all_apps(client)
+            finally:
+                client.close()
+                server.stop()
+                kill_leftover_tasks(server.data_dir / "tasks")
+
+
+def delete_app(client: httpx.Client, app_id: str) -> None:
+    """Delete the app (cancelling its deployment) and wait until its tasks are gone."""
+    client.delete(f"/v2/apps{app_id}", params={"force": "true"}).raise_for_status()
+    wait_until_no_tasks(client, app_id)
+
+
+def delete_all_apps(client: httpx.Client) -> None:
+    for app in client.get("/v2/apps").json()["apps"]:
+        client.delete(f"/v2/apps{app['id']}", params={"force": "true"}).raise_for_status()
+    wait_until_no_tasks(client, None)
+
+
+def wait_until_no_tasks(client: httpx.Client, app_id: str | None) -> None:
+    """Until the server lists no task (of `app_id`, when given) and the app is gone."""
+    deadline = time.monotonic() + DELETE_TIMEOUT
+    while time.monotonic() < deadline:
+        tasks = client.get("/v2/tasks").json()["tasks"]
+        if app_id is None and not tasks:
+            return
+        if app_id is not None and all(task["appId"] != app_id for task in tasks):
+            if client.get(f"/v2/apps{app_id}").status_code == 404:
+                return
+        time.sleep(0.05)
+    raise TimeoutError(f"tasks still running {DELETE_TIMEOUT}s after deleting {app_id or 'all'}")
+
+
+def kill_leftover_tasks(tasks_dir: Path) -> None:
+    """SIGKILL what the sandboxes under `tasks_dir` recorded and is still alive (normally nothing)."""
+    for pid, started in recorded_processes(tasks_dir):
+        if is_same_process(pid, started):
+            print(f"  (cleanup: killing leftover process {pid})", file=sys.stderr)
+            with contextlib.suppress(ProcessLookupError):
+                if os.getpgid(pid) == pid:
+                    os.killpg(pid, signal.SIGKILL)
+                else:
+                    os.kill(pid, signal.SIGKILL)
+
+
+def recorded_processes(tasks_dir: Path) -> Iterator[tuple[int, float]]:
+    """(pid, start time) of every task and supervisor a sandbox or standby names."""
+    for pid_file in tasks_dir.glob("*/pid"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            words = pid_file.read_text().split()
+            yield int(words[0]), float(words[1])
+    for state_file in tasks_dir.glob("*/state.json"):
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+            state = json.loads(state_file.read_text())
+            for role in ("task", "supervisor"):
+                yield int(state[role]["pid"]), float(state[role]["start_time"])
+
+
+def is_same_process(pid: int, started: float) -> bool:
+    """True when `pid` is alive and started when recorded (not a reused pid)."""
+    try:
+        process = psutil.Process(pid)
+        return (
+            process.status() != psutil.STATUS_ZOMBIE
+            and abs(process.create_time() - started) < 1.0
+        )
+    except psutil.Error:
+        return False
