@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+
 from figures import percentile, series_line, verdict_line
 from live_server import delete_app, live_server
 
@@ -55,9 +56,7 @@ def wait_for_timestamp(path: Path) -> float:
 def bare_spawn(file: Path) -> float:
     """Seconds from Popen until the process started."""
     began = time.time()
-    process = subprocess.Popen(
-        ["sh", "-c", COMMAND.format(file=file)], start_new_session=True
-    )
+    process = subprocess.Popen(["sh", "-c", COMMAND.format(file=file)], start_new_session=True)
     try:
         return wait_for_timestamp(file) - began
     finally:
@@ -105,16 +104,18 @@ def report(samples: Samples, warm_up: int) -> None:
     bare_p50 = percentile(samples.bare_started, 0.5)
     ratio = percentile(samples.api_started, 0.5) / bare_p50
     print(f"ratio at p50 (POST → started / bare): {ratio:.2f}x")
-    target = f"p50 within {TARGET_RATIO:g}x of the bare spawn ({TARGET_RATIO * bare_p50 * 1e3:.2f} ms)"
+    target = (
+        f"p50 within {TARGET_RATIO:g}x of the bare spawn ({TARGET_RATIO * bare_p50 * 1e3:.2f} ms)"
+    )
     print(verdict_line(target, met=ratio <= TARGET_RATIO))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="10 samples instead of 30")
-    parser.add_argument("--samples", type=int, help="samples of each kind (default 30)")
+    parser.add_argument("--quick", action="store_true", help="20 samples instead of 100")
+    parser.add_argument("--samples", type=int, help="samples of each kind (default 100)")
     arguments = parser.parse_args()
-    count = arguments.samples or (10 if arguments.quick else 30)
+    count = arguments.samples or (20 if arguments.quick else 100)
     warm_up = 2 if arguments.quick else 3
     with tempfile.TemporaryDirectory(prefix="conveyor-bench-") as scratch, live_server() as client:
         samples = collect(client, Path(scratch), count, warm_up)

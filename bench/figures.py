@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+
 def percentile(samples: list[float], fraction: float) -> float:
     """The nearest-rank percentile (`fraction` 0.99 is p99: the largest of fewer than 100)."""
     ordered = sorted(samples)

@@ -28,10 +28,10 @@ from collections.abc import Callable
 from contextlib import ExitStack
 
 import httpx
-from figures import verdict_line
-from live_server import delete_app, live_server
 
 from conveyor.engines.supervisors import DEFAULT_PATH
+from figures import verdict_line
+from live_server import delete_app, live_server
 
 INSTANCES = 100
 COMMAND = "exec python3 -m http.server $PORT0 --bind 127.0.0.1"
@@ -154,10 +154,10 @@ def report(rounds: list[dict[str, float]]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="one round instead of two")
+    parser.add_argument("--quick", action="store_true", help="one round instead of three")
     parser.add_argument("--rounds", type=int, help="rounds, alternating which goes first")
     arguments = parser.parse_args()
-    count = arguments.rounds or (1 if arguments.quick else 2)
+    count = arguments.rounds or (1 if arguments.quick else 3)
     with live_server(port_range=PORT_RANGE) as client:
         rounds = [measure_round(client, baseline_first=index % 2 == 0) for index in range(count)]
     report(rounds)

@@ -9,16 +9,12 @@ throwaway cluster from the server binaries (CONVEYOR_PG_BINDIR, as the tests fin
 when neither is available.
 
 "warm" is the steady state of a server answering repeatedly (decoded records are reused while
-their rows are unchanged); "cold" is a freshly opened store that decodes every document. The warm
-p99 is mostly the cyclic garbage collector walking the whole heap now and then (10,000 decoded
-instances are a lot of objects); the line "after gc.freeze()" shows the same reads once the
-objects alive so far are exempted from collection, as a server can do after start-up.
+their rows are unchanged); "cold" is a freshly opened store that decodes every document.
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import os
 import sqlite3
@@ -159,9 +155,6 @@ def measure(name: str, url: str, raw: Callable[..., Callable[[], None]], target:
         report("raw driver SELECT of the same rows", timings(raw(target, decode=False), rounds))
         report("raw SELECT + json.loads of each doc", timings(raw(target, decode=True), rounds))
         report("store list_apps + list_instances (warm)", listing)
-        gc.freeze()  # what a server that freezes its start-up heap sees: no full-heap GC pauses
-        report("  the same, after gc.freeze()", timings(lambda: list_everything(store), rounds))
-        gc.unfreeze()
         report("store, freshly opened (cold)", timings(cold_list(url), max(3, rounds // 10)))
     finally:
         store.close()

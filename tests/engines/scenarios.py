@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from conveyor.engines.local import LocalEngine
+from conveyor.engines.ports import is_bindable
 from conveyor.engines.protocol import LogStream, TaskExit
 
 T = TypeVar("T")
@@ -50,12 +51,15 @@ async def eventually(check: Callable[[], bool], *, timeout: float = 10.0) -> Non
 
 
 def free_port_range(size: int) -> tuple[int, int]:
-    """A range of `size` ports starting at one the kernel just called free."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        first = int(probe.getsockname()[1])
-    first = min(first, 65535 - size)
-    return first, first + size - 1
+    """A range of `size` ports that are all free right now (other tests may take them later,
+    but no test of ours will while it runs: ranges start at ports the kernel picks)."""
+    for _ in range(100):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            first = min(int(probe.getsockname()[1]), 65535 - size)
+        if all(is_bindable(port) for port in range(first, first + size)):
+            return first, first + size - 1
+    raise AssertionError(f"no {size} free ports in a row")
 
 
 def output(engine: LocalEngine, task_id: str, stream: LogStream = LogStream.STDOUT) -> str:

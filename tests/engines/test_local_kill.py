@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import signal
 import time
 from pathlib import Path
 
@@ -101,5 +104,22 @@ def test_killing_an_unknown_or_ended_task_does_nothing(data_dir: Path) -> None:
             [ended] = await next_exits(engine)
             await engine.kill("done", grace_seconds=0)
             assert ended.reason is ExitReason.EXITED
+
+    run(scenario)
+
+
+def test_a_task_whose_supervisor_was_killed_is_still_watched_and_killed(data_dir: Path) -> None:
+    async def scenario() -> None:
+        async with open_engine(data_dir) as engine:
+            handle = await engine.launch(LaunchSpec("orphan", argv=("sleep", "300")))
+            state = json.loads((data_dir / "tasks" / "orphan" / "state.json").read_text())
+            supervisor = ProcessRef(**state["supervisor"])
+            supervisor.send_signal(signal.SIGKILL)
+            await eventually(lambda: not supervisor.is_running())
+            await asyncio.sleep(0.1)  # the engine notices, and watches the task itself
+            assert ProcessRef(handle.pid, handle.pid_start_time).is_running()
+            await engine.kill("orphan", grace_seconds=5)
+            [ended] = await next_exits(engine)
+            assert (ended.reason, ended.exit_code) == (ExitReason.KILLED, None)
 
     run(scenario)

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import subprocess
+import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
+from conveyor.domain.instances import ResourceLimits
+from conveyor.engines.cgroups import CgroupHost
 from conveyor.engines.processes import ProcessRef, read_stat
 from conveyor.engines.protocol import ExitReason, LaunchSpec, TaskHandle
 from tests.engines.scenarios import eventually, free_port_range, next_exits, open_engine, run
+
+NO_LIMITS = ResourceLimits(method="none")
+HOST = CgroupHost.detect().bases()
 
 
 def _supervisor(data_dir: Path, task_id: str) -> ProcessRef:
@@ -103,5 +111,49 @@ def test_a_task_gone_without_a_trace_is_reported_vanished(data_dir: Path) -> Non
             ghost = dataclasses.replace(handle, task_id="ghost")
             [ended] = await engine.reattach([ghost])
             assert (ended.task_id, ended.reason) == ("ghost", ExitReason.VANISHED)
+
+    run(scenario)
+
+
+SERVER = """
+import asyncio, json, os, sys
+from pathlib import Path
+from conveyor.engines.local import LocalEngine
+from conveyor.engines.protocol import LaunchSpec
+
+async def main():
+    engine = LocalEngine(Path(sys.argv[1]))
+    handle = await engine.launch(LaunchSpec("orphaned", argv=("sleep", "300")))
+    await asyncio.sleep(0.2)  # the standbys are replaced meanwhile
+    print(json.dumps({"pid": handle.pid, "start": handle.pid_start_time}), flush=True)
+    os._exit(0)  # a server that dies without closing anything
+
+asyncio.run(main())
+"""
+
+
+def test_a_task_survives_a_server_that_dies(data_dir: Path) -> None:
+    server = subprocess.run(
+        [sys.executable, "-c", SERVER, str(data_dir)], capture_output=True, check=True, timeout=30
+    )
+    launched = json.loads(server.stdout)
+    task = ProcessRef(launched["pid"], launched["start"])
+    assert task.is_running()
+
+    async def scenario() -> None:
+        standbys = list((data_dir / "tasks").glob(".standby-*"))
+        assert standbys  # left behind by the dead server: the next engine removes them
+        sides = [ProcessRef.of(int((path / "pid").read_text().split()[0])) for path in standbys]
+        await eventually(lambda: not any(side and side.is_running() for side in sides))
+        cgroups = [base / path.name.removeprefix(".standby-") for path in standbys for base in HOST]
+        async with open_engine(data_dir) as engine:
+            assert not any(path.exists() for path in standbys + cgroups)
+            handle = TaskHandle(
+                "orphaned", task.pid, task.start_time, "here", (), datetime.now(UTC), NO_LIMITS
+            )
+            assert await engine.reattach([handle]) == []
+            await engine.kill("orphaned", grace_seconds=5)
+            [ended] = await next_exits(engine)
+            assert (ended.reason, ended.exit_code) == (ExitReason.KILLED, -15)
 
     run(scenario)

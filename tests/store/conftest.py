@@ -19,7 +19,7 @@ def sqlite_url(tmp_path: Path) -> str:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest) -> str:
+def store_url(request: pytest.FixtureRequest) -> str:
     """An empty database of each kind, by URL."""
     fixture = "sqlite_url" if request.param == "sqlite" else "postgres_url"
     url: str = request.getfixturevalue(fixture)
@@ -27,7 +27,7 @@ def database_url(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def store(database_url: str) -> Iterator[SqlStore]:
-    store = SqlStore.open(database_url)
+def store(store_url: str) -> Iterator[SqlStore]:
+    store = SqlStore.open(store_url)
     yield store
     store.close()

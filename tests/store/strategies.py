@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any, TypeVar
 
 from hypothesis import strategies as st
 
@@ -35,6 +37,17 @@ from conveyor.domain.instances import (
     TaskFailure,
 )
 
+T = TypeVar("T")
+
+
+def every_field(record: type[T], /, **strategies: st.SearchStrategy[Any]) -> st.SearchStrategy[T]:
+    """`st.builds` that insists on a strategy for every field, so that a field added to a record
+    cannot go untested by the round trips."""
+    missing = {field.name for field in fields(record)} - set(strategies)  # type: ignore[arg-type]
+    assert not missing, f"no strategy for {record.__name__} field(s) {sorted(missing)}"
+    return st.builds(record, **strategies)
+
+
 # Offsets other than UTC must read back equal too (the codec keeps the offset).
 moments = st.datetimes(
     min_value=datetime(1990, 1, 1),
@@ -56,14 +69,14 @@ json_values: st.SearchStrategy[JsonValue] = st.recursive(
 )
 json_objects = st.dictionaries(texts, json_values, max_size=4)
 
-port_definitions = st.builds(
+port_definitions = every_field(
     PortDefinition,
     port=st.integers(0, 65535),
     protocol=st.sampled_from(["tcp", "udp", "udp,tcp"]),
     name=st.none() | names,
     labels=labels,
 )
-health_checks = st.builds(
+health_checks = every_field(
     HealthCheck,
     protocol=st.sampled_from(HealthProtocol),
     path=optional_texts,
@@ -77,15 +90,15 @@ health_checks = st.builds(
     ignore_http1xx=st.booleans(),
     delay_seconds=counts,
 )
-constraints = st.builds(
+constraints = every_field(
     Constraint, field=names, operator=st.sampled_from(ConstraintOperator), value=optional_texts
 )
 
-apps = st.builds(
+apps = every_field(
     AppDefinition,
     id=app_ids,
     version=moments,
-    version_info=st.builds(VersionInfo, last_scaling_at=moments, last_config_change_at=moments),
+    version_info=every_field(VersionInfo, last_scaling_at=moments, last_config_change_at=moments),
     cmd=optional_texts,
     args=st.none() | st.lists(texts, max_size=3).map(tuple),
     user=optional_texts,
@@ -106,7 +119,7 @@ apps = st.builds(
     container_image=optional_texts,
     health_checks=st.lists(health_checks, max_size=2).map(tuple),
     dependencies=st.lists(app_ids, max_size=2).map(tuple),
-    upgrade_strategy=st.builds(
+    upgrade_strategy=every_field(
         UpgradeStrategy, minimum_health_capacity=numbers, maximum_over_capacity=numbers
     ),
     labels=labels,
@@ -115,7 +128,7 @@ apps = st.builds(
     passthrough=json_objects,
 )
 
-health_results = st.builds(
+health_results = every_field(
     HealthResult,
     alive=st.booleans(),
     consecutive_failures=counts,
@@ -124,7 +137,7 @@ health_results = st.builds(
     last_failure=st.none() | moments,
     last_failure_cause=optional_texts,
 )
-resource_limits = st.builds(
+resource_limits = every_field(
     ResourceLimits,
     method=st.sampled_from(["cgroup-v2", "cgroup-v1", "rlimit", "none"]),
     mem_bytes=st.none() | counts,
@@ -132,7 +145,7 @@ resource_limits = st.builds(
     cpu_quota_us=st.none() | counts,
     notes=st.lists(texts, max_size=2).map(tuple),
 )
-instances = st.builds(
+instances = every_field(
     Instance,
     id=names.map(lambda name: f"app.{name}"),
     app_id=app_ids,
@@ -147,6 +160,7 @@ instances = st.builds(
     health=st.lists(health_results, max_size=2).map(tuple),
     limits=st.none() | resource_limits,
     node=names,
+    kill_grace_seconds=numbers,
     exit_code=st.none() | st.integers(-255, 255),
     message=optional_texts,
     updated_at=st.none() | moments,
@@ -154,15 +168,15 @@ instances = st.builds(
 )
 
 version_maps = st.dictionaries(app_ids, st.none() | moments, max_size=3)
-deployments = st.builds(
+deployments = every_field(
     Deployment,
     id=names,
     version=moments,
     steps=st.lists(
-        st.builds(
+        every_field(
             DeploymentStep,
             actions=st.lists(
-                st.builds(DeploymentAction, kind=st.sampled_from(ActionKind), app_id=app_ids),
+                every_field(DeploymentAction, kind=st.sampled_from(ActionKind), app_id=app_ids),
                 max_size=3,
             ).map(tuple),
         ),
@@ -179,10 +193,10 @@ deployments = st.builds(
     restart_counts=st.dictionaries(app_ids, counts, max_size=3),
 )
 
-groups = st.builds(
+groups = every_field(
     Group, id=app_ids, version=moments, dependencies=st.lists(app_ids, max_size=3).map(tuple)
 )
-launch_delays = st.builds(
+launch_delays = every_field(
     LaunchDelay,
     app_id=app_ids,
     failures=counts,
@@ -191,7 +205,7 @@ launch_delays = st.builds(
     until=moments,
     version=moments,
 )
-task_failures = st.builds(
+task_failures = every_field(
     TaskFailure,
     app_id=app_ids,
     task_id=names,

@@ -143,9 +143,9 @@ def test_deleting_an_app_forgets_versions_delay_and_failure_but_not_instances(
 
 
 def test_an_app_changed_by_another_store_reads_back_changed(
-    store: SqlStore, database_url: str
+    store: SqlStore, store_url: str
 ) -> None:
-    other = SqlStore.open(database_url)
+    other = SqlStore.open(store_url)
     try:
         with store.transaction() as tx:
             tx.put_app(app_at("/web", T0, cmd="old"))

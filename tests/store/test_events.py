@@ -48,8 +48,8 @@ def test_events_are_listed_after_an_id_up_to_a_limit(store: SqlStore) -> None:
         assert tx.list_events(after=ids[-1]) == []
 
 
-def test_old_events_are_pruned_beyond_the_kept_number(database_url: str) -> None:
-    store = SqlStore.open(database_url, keep_events=3)
+def test_old_events_are_pruned_beyond_the_kept_number(store_url: str) -> None:
+    store = SqlStore.open(store_url, keep_events=3)
     try:
         for kind in "abcdef":
             append(store, kind)
@@ -132,9 +132,9 @@ def test_every_subscriber_gets_every_batch(store: SqlStore) -> None:
 
 
 def test_a_subscriber_that_falls_behind_is_dropped_and_told_where_it_stopped(
-    database_url: str,
+    store_url: str,
 ) -> None:
-    store = SqlStore.open(database_url, max_buffered_events=3)
+    store = SqlStore.open(store_url, max_buffered_events=3)
 
     async def scenario() -> tuple[list[str], SubscriptionOverflow]:
         events = store.subscribe()
@@ -178,8 +178,8 @@ def test_closing_a_subscription_wakes_a_pending_read(store: SqlStore) -> None:
     asyncio.run(scenario())
 
 
-def test_closing_the_store_ends_every_subscription(database_url: str) -> None:
-    store = SqlStore.open(database_url)
+def test_closing_the_store_ends_every_subscription(store_url: str) -> None:
+    store = SqlStore.open(store_url)
 
     async def scenario() -> list[list[str]]:
         events = store.subscribe()

@@ -6,15 +6,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import Engine, inspect, select
+from sqlalchemy import Connection, Engine, inspect, select, text
 
 from conveyor.domain.apps import AppDefinition, VersionInfo
 from conveyor.domain.backoff import LaunchDelay
 from conveyor.domain.clock import SystemClock
-from conveyor.store import schema
+from conveyor.store import migrations, schema
 from conveyor.store.migrations import (
     LATEST_VERSION,
     MIGRATIONS,
+    Migration,
     SchemaTooNew,
     schema_version,
     upgrade,
@@ -74,8 +75,8 @@ def declared_shape(engine: Engine) -> dict[str, object]:
     return shape
 
 
-def test_a_new_database_is_migrated_to_the_schema_the_store_uses(database_url: str) -> None:
-    engine = open_engine(database_url)
+def test_a_new_database_is_migrated_to_the_schema_the_store_uses(store_url: str) -> None:
+    engine = open_engine(store_url)
     try:
         assert upgrade(engine, clock=SystemClock()) == LATEST_VERSION
         assert shape_of(engine) == declared_shape(engine)
@@ -83,8 +84,8 @@ def test_a_new_database_is_migrated_to_the_schema_the_store_uses(database_url: s
         engine.dispose()
 
 
-def test_a_database_at_version_one_is_upgraded_and_keeps_its_data(database_url: str) -> None:
-    engine = open_engine(database_url)
+def test_a_database_at_version_one_is_upgraded_and_keeps_its_data(store_url: str) -> None:
+    engine = open_engine(store_url)
     assert upgrade(engine, clock=SystemClock(), target=1) == 1
     old = SqlStore(engine)
     with old.transaction() as tx:
@@ -92,7 +93,7 @@ def test_a_database_at_version_one_is_upgraded_and_keeps_its_data(database_url: 
         tx.put_value("leader", "me")
     old.close()
 
-    store = SqlStore.open(database_url)
+    store = SqlStore.open(store_url)
     try:
         with store.transaction() as tx:
             assert tx.get_app("/web") == APP
@@ -106,9 +107,9 @@ def test_a_database_at_version_one_is_upgraded_and_keeps_its_data(database_url: 
         store.close()
 
 
-def test_reopening_a_current_database_changes_nothing(database_url: str) -> None:
-    SqlStore.open(database_url).close()
-    store = SqlStore.open(database_url)
+def test_reopening_a_current_database_changes_nothing(store_url: str) -> None:
+    SqlStore.open(store_url).close()
+    store = SqlStore.open(store_url)
     try:
         with store.engine.connect() as connection:
             rows = connection.execute(select(schema.schema_versions)).all()
@@ -117,9 +118,9 @@ def test_reopening_a_current_database_changes_nothing(database_url: str) -> None
         store.close()
 
 
-def test_a_database_from_a_newer_conveyor_is_refused(database_url: str) -> None:
-    SqlStore.open(database_url).close()
-    engine = open_engine(database_url)
+def test_a_database_from_a_newer_conveyor_is_refused(store_url: str) -> None:
+    SqlStore.open(store_url).close()
+    engine = open_engine(store_url)
     with engine.begin() as connection:
         connection.execute(
             schema.schema_versions.insert().values(
@@ -129,4 +130,25 @@ def test_a_database_from_a_newer_conveyor_is_refused(database_url: str) -> None:
     engine.dispose()
 
     with pytest.raises(SchemaTooNew, match=f"version {LATEST_VERSION + 1}, newer than"):
-        SqlStore.open(database_url)
+        SqlStore.open(store_url)
+
+
+def test_a_migration_that_fails_leaves_the_database_at_the_version_before(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def half_done(connection: Connection) -> None:
+        connection.execute(text("CREATE TABLE half_done (id INTEGER PRIMARY KEY)"))
+        raise RuntimeError("migration broke halfway")
+
+    broken = Migration(LATEST_VERSION + 1, "breaks halfway", half_done)
+    monkeypatch.setattr(migrations, "MIGRATIONS", (*MIGRATIONS, broken))
+    engine = open_engine(store_url)
+    try:
+        with pytest.raises(RuntimeError, match="halfway"):
+            upgrade(engine, clock=SystemClock(), target=LATEST_VERSION + 1)
+
+        with engine.connect() as connection:
+            assert schema_version(connection) == LATEST_VERSION
+        assert "half_done" not in inspect(engine).get_table_names()
+    finally:
+        engine.dispose()

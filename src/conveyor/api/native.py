@@ -13,7 +13,9 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from conveyor.api.context import context_of
+from conveyor.domain.clock import format_timestamp
 from conveyor.domain.errors import NotFound
+from conveyor.domain.instances import Instance
 
 router = APIRouter(prefix="/api", tags=["native"])
 
@@ -34,6 +36,78 @@ class ServerInfoModel(BaseModel):
 async def server_info(request: Request) -> ServerInfoModel:
     facts = context_of(request).info
     return ServerInfoModel(**facts.__dict__)
+
+
+class LimitsModel(BaseModel):
+    method: str
+    mem_bytes: int | None
+    cpu_shares: int | None
+    cpu_quota_us: int | None
+    notes: list[str]
+
+
+class TaskModel(BaseModel):
+    id: str
+    app_id: str
+    state: str
+    host: str
+    ports: list[int]
+    pid: int | None
+    version: str
+    staged_at: str
+    started_at: str | None
+    healthy: bool | None
+    limits: LimitsModel | None
+    """What the engine applied: cgroup-v2, cgroup-v1, rlimit or none, and the figures."""
+
+
+def task_model(instance: Instance) -> TaskModel:
+    limits = instance.limits
+    return TaskModel(
+        id=instance.id,
+        app_id=instance.app_id,
+        state=instance.state.value,
+        host=instance.host,
+        ports=list(instance.ports),
+        pid=instance.pid,
+        version=format_timestamp(instance.version),
+        staged_at=format_timestamp(instance.staged_at),
+        started_at=format_timestamp(instance.started_at) if instance.started_at else None,
+        healthy=instance.is_healthy if instance.health else None,
+        limits=None
+        if limits is None
+        else LimitsModel(
+            method=limits.method,
+            mem_bytes=limits.mem_bytes,
+            cpu_shares=limits.cpu_shares,
+            cpu_quota_us=limits.cpu_quota_us,
+            notes=list(limits.notes),
+        ),
+    )
+
+
+@router.get("/tasks", response_model=list[TaskModel], summary="Live tasks, with pids and limits")
+async def list_tasks(request: Request, app: str | None = None) -> list[TaskModel]:
+    context = context_of(request)
+    app_id = None if app is None else "/" + app.strip("/")
+    with context.store.transaction() as tx:
+        instances = tx.list_instances(app_id)
+    return [task_model(i) for i in instances if not i.state.is_terminal]
+
+
+@router.get(
+    "/tasks/{task_id}",
+    response_model=TaskModel,
+    summary="One live task",
+    responses={404: {"description": "No such live task"}},
+)
+async def get_task(request: Request, task_id: str) -> TaskModel:
+    context = context_of(request)
+    with context.store.transaction() as tx:
+        instance = tx.get_instance(task_id)
+    if instance is None:
+        raise NotFound(f"Task '{task_id}' does not exist")
+    return task_model(instance)
 
 
 def _task_exists(request: Request, task_id: str) -> None:

@@ -22,7 +22,8 @@ import asyncio
 import contextlib
 import os
 import signal
-from collections.abc import Mapping
+import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -35,6 +36,8 @@ _CFS_PERIOD_US = 100_000
 _REMOVE_ATTEMPTS = 100
 _REMOVE_PAUSE = 0.02
 _NO_LIMITS = ResourceLimits(method="none")
+STALE_AFTER = 60.0
+"""Seconds after which an empty task cgroup that nobody removed is taken as left over."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,9 @@ class CgroupHost:
     """Controllers of `memory`, `cpu` that task cgroups in `unified` can have."""
     v1: Mapping[str, Path] = field(default_factory=dict)
     """For each cgroup v1 controller we can write, the directory task cgroups are made in."""
+
+    def bases(self) -> list[Path]:
+        return ([self.unified] if self.unified else []) + list(self.v1.values())
 
     @classmethod
     def detect(cls) -> CgroupHost:
@@ -207,6 +213,22 @@ class TaskCgroups:
             unified=Path(unified) if isinstance(unified, str) else None,
             v1={str(c): Path(str(d)) for c, d in v1.items()} if isinstance(v1, dict) else {},
         )
+
+
+def remove_stale_cgroups(
+    host: CgroupHost, *, older_than: float = STALE_AFTER, names: Iterable[str] = ()
+) -> None:
+    """Remove task cgroups that are empty and not new: left by a server that ended while its
+    tasks or standbys did. Those in use cannot be removed (the kernel refuses); `older_than`
+    spares those just made for a standby that has yet to join them, unless they are `names`."""
+    known = set(names)
+    for base in host.bases():
+        with contextlib.suppress(OSError):
+            for directory in base.iterdir():
+                is_old = time.time() - directory.stat().st_mtime > older_than
+                if directory.is_dir() and (is_old or directory.name in known):
+                    with contextlib.suppress(OSError):
+                        directory.rmdir()
 
 
 def make_cgroups(host: CgroupHost, name: str) -> TaskCgroups:

@@ -22,7 +22,12 @@ from pathlib import Path
 
 from conveyor.domain.clock import Clock, SystemClock
 from conveyor.domain.errors import Conflict, NotFound, Unavailable
-from conveyor.engines.cgroups import CgroupHost, TaskCgroups, apply_limits
+from conveyor.engines.cgroups import (
+    CgroupHost,
+    TaskCgroups,
+    apply_limits,
+    remove_stale_cgroups,
+)
 from conveyor.engines.ports import PortPool, port_environment
 from conveyor.engines.processes import (
     ProcessRef,
@@ -86,7 +91,7 @@ class LocalEngine:
         """`port_range` is inclusive. `cgroups` defaults to what this host offers
         (`CgroupHost()` turns them off). `standby_supervisors` are kept started ahead of
         launches."""
-        self._tasks_dir = Path(data_dir) / "tasks"
+        self._tasks_dir = Path(data_dir).absolute() / "tasks"
         self._hostname = hostname or socket.gethostname()
         self._node = Node(self._hostname, dict(attributes or {}))
         self._ports = PortPool(*port_range)
@@ -94,7 +99,8 @@ class LocalEngine:
         self._cpu_quota = cpu_quota
         cgroup_host = CgroupHost.detect() if cgroups is None else cgroups
         self._tasks_dir.mkdir(parents=True, exist_ok=True)
-        _remove_stale_standbys(self._tasks_dir)
+        stale = _remove_stale_standbys(self._tasks_dir)
+        remove_stale_cgroups(cgroup_host, names=stale)
         self._standbys = StandbyPool(self._tasks_dir, cgroup_host, standby_supervisors)
         self._running: dict[str, _RunningTask] = {}
         self._finishing: set[asyncio.Task[None]] = set()
@@ -141,10 +147,12 @@ class LocalEngine:
             )
             script = render_launch_script(command, env=env, workdir=workdir, cgroups=cgroups)
             sandbox.take_over(standby.directory)
-        except BaseException:
+            standby.hand_over(sandbox, script)
+        except BaseException as error:
             self._standbys.discard(standby)
+            if isinstance(error, OSError):  # e.g. its supervisor was killed meanwhile
+                raise Unavailable(f"task {spec.task_id} could not start: {error}") from error
             raise
-        standby.hand_over(sandbox, script)
         handle = TaskHandle(
             task_id=spec.task_id,
             pid=standby.task.pid,
@@ -244,9 +252,9 @@ class LocalEngine:
         self, task_id: str, stream: LogStream, *, offset: int = 0, limit: int = 1 << 20
     ) -> tuple[bytes, int]:
         try:
-            with Sandbox(self._tasks_dir, task_id).log(stream).open("rb") as log:
-                log.seek(offset)
-                data = log.read(limit)
+            with Sandbox(self._tasks_dir, task_id).log(stream).open("rb") as file:
+                file.seek(offset)
+                data = file.read(limit)
         except (FileNotFoundError, ValueError) as error:
             raise NotFound(f"no {stream.value} log for task {task_id}") from error
         return data, offset + len(data)
@@ -272,10 +280,14 @@ class LocalEngine:
         self._exits.put_nowait(None)
 
 
-def _remove_stale_standbys(tasks_dir: Path) -> None:
-    """Directories of standbys whose server is gone (one engine serves a data dir at a time)."""
+def _remove_stale_standbys(tasks_dir: Path) -> list[str]:
+    """Remove the directories of standbys whose server is gone (one engine serves a data dir at
+    a time); the names of their cgroups."""
+    names = []
     for directory in tasks_dir.glob(f"{STANDBY_PREFIX}*"):
         shutil.rmtree(directory, ignore_errors=True)
+        names.append(directory.name.removeprefix(STANDBY_PREFIX))
+    return names
 
 
 def _task_environment(spec: LaunchSpec, ports: tuple[int, ...], host: str) -> dict[str, str]:
@@ -287,7 +299,7 @@ def _task_environment(spec: LaunchSpec, ports: tuple[int, ...], host: str) -> di
 
 def _signal_tree(task: _RunningTask, signum: int) -> None:
     """Signal the task, its process group and everything in its cgroups."""
-    task.process.send_signal(signum)  # before its exec of setsid the task leads no group yet
+    task.process.send_signal(signum)  # should it have left its group
     signal_group(task.handle.pid, signum)
     task.cgroups.send_signal(signum)
 

@@ -97,7 +97,10 @@ def signal_group(pgid: int, signum: int) -> None:
 class ProcessWatch:
     """Calls `on_end` once, when `process` has ended, and reaps it if it is our child."""
 
-    def __init__(self, process: ProcessRef, on_end: Callable[[], None]) -> None:
+    def __init__(
+        self, process: ProcessRef, on_end: Callable[[], None], *, pidfd: bool = True
+    ) -> None:
+        """`pidfd=False` polls even where the kernel has pidfds."""
         self.process = process
         self._on_end = on_end
         self._pidfd: int | None = None
@@ -105,14 +108,13 @@ class ProcessWatch:
         self._ended = False
         self._loop = asyncio.get_running_loop()
         try:
-            self._pidfd = os.pidfd_open(process.pid)
+            self._pidfd = _open_pidfd(process.pid) if pidfd else None
         except ProcessLookupError:
             self._loop.call_soon(self._end)
             return
-        except OSError:  # no pidfd on this kernel, or not allowed: check twice a second
+        if self._pidfd is None:  # no pidfd on this kernel, or not allowed: check twice a second
             self._poller = self._loop.create_task(self._poll())
-            return
-        if not self.process.is_running():  # the pid may have ended (or been reused) before open
+        elif not self.process.is_running():  # it ended (or the pid was reused) before the open
             self._loop.call_soon(self._end)
         else:
             self._loop.add_reader(self._pidfd, self._end)
@@ -131,7 +133,7 @@ class ProcessWatch:
         on_end()
 
     def _reap(self) -> None:
-        if self._pidfd is not None:
+        if self._pidfd is not None and self.process.is_same(read_stat(self.process.pid)):
             with contextlib.suppress(ChildProcessError):
                 os.waitid(os.P_PIDFD, self._pidfd, os.WEXITED | os.WNOHANG)
         else:
@@ -152,6 +154,15 @@ class ProcessWatch:
 
 def _nothing() -> None:
     pass
+
+
+def _open_pidfd(pid: int) -> int | None:
+    try:
+        return os.pidfd_open(pid)
+    except ProcessLookupError:
+        raise
+    except (OSError, AttributeError):
+        return None
 
 
 async def wait_for_end(process: ProcessRef, *, timeout: float) -> bool:

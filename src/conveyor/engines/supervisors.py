@@ -145,7 +145,7 @@ async def start_standby(tasks_dir: Path, cgroup_host: CgroupHost) -> Standby:
         task = ProcessRef.of(int(await _read_to_end(report, timeout=_START_TIMEOUT)))
         if task is None:
             raise Unavailable("it ended as it started")
-    except (ValueError, TimeoutError, Unavailable) as error:
+    except (OSError, ValueError, TimeoutError, Unavailable) as error:
         await standby.dismiss()
         raise Unavailable(f"a task supervisor did not start: {error}") from error
     standby.task = task
@@ -187,7 +187,7 @@ def _spawn_supervisor(directory: Path, cgroups: TaskCgroups) -> tuple[int, int, 
 
 
 def _pipe() -> tuple[int, int]:
-    """A pipe whose ends are not among the descriptors a supervisor is given (0-3)."""
+    """A pipe whose ends are not among the descriptors a supervisor is given (0-6)."""
     ends = os.pipe()
     moved = tuple(fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10) for fd in ends)
     for fd in ends:

@@ -89,24 +89,28 @@ def read_listed(
 ) -> list[T]:
     """The records of the (id, digest) rows `query` lists, in its order. `whole_table`: the query
     lists every row, so the cache may forget the keys it did not list (deleted rows)."""
-    keys = connection.execute(query).all()
-    found = [cache.get(key, digest) for key, digest in keys]
-    missing = [key for (key, _), record in zip(keys, found, strict=True) if record is None]
+    keys: list[str] = []
+    found: list[T | None] = []
+    # Rows are consumed as they come, not gathered in a list first: each dies at once, so a
+    # listing of 10,000 rows leaves nothing for the cyclic garbage collector to walk.
+    for key, digest in connection.execute(query):
+        keys.append(key)
+        found.append(cache.get(key, digest))
+    missing = [key for key, record in zip(keys, found, strict=True) if record is None]
     if missing:
         if len(missing) * 2 > len(keys):  # mostly cold: one pass over every document is quicker
             every_document = query.add_columns(table.c.document).order_by(None)
-            rows = connection.execute(every_document).all()
-            fetched = _decode(rows, codec, cache)
+            fetched = _decode(connection.execute(every_document), codec, cache)
         else:
             fetched = _fetch(connection, table, codec, cache, missing)
         # PostgreSQL reads each statement afresh: a row changed since `query` shows as fetched,
         # a row deleted since then is left out.
         found = [
             fetched.get(key) if record is None else record
-            for (key, _), record in zip(keys, found, strict=True)
+            for key, record in zip(keys, found, strict=True)
         ]
     if whole_table and cache.size() > len(keys):
-        cache.keep_only(key for key, _ in keys)
+        cache.keep_only(keys)
     return [record for record in found if record is not None]
 
 

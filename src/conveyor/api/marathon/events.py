@@ -16,6 +16,7 @@ from starlette.responses import StreamingResponse
 from conveyor.api.context import context_of
 from conveyor.domain.clock import format_timestamp
 from conveyor.domain.documents import JsonObject
+from conveyor.domain.errors import Unavailable
 from conveyor.domain.events import Event
 
 router = APIRouter(include_in_schema=False)
@@ -73,6 +74,9 @@ async def event_stream(request: Request) -> StreamingResponse:
                 for event in batch:
                     if not wanted or event.type in wanted:
                         yield sse_message(event.type, event.payload)
+        except Unavailable:
+            # fell too far behind: end the stream; the client reconnects, as after any drop
+            return
         finally:
             closer = getattr(batches, "aclose", None)
             if closer is not None:

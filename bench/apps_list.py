@@ -1,0 +1,175 @@
+"""`GET /v2/apps` latency with 1,000 apps and 10,000 tasks stored, through the real HTTP app,
+against the same server returning the identical JSON bytes prebuilt, in the same run.
+
+The store is filled directly through `SqlStore` with the data of bench/store_reads.py (each app
+has a health check and labels, each instance is RUNNING with a health result). The HTTP app is
+`build_api` on that store, served by uvicorn in a background thread on a free loopback port, with
+no controllers and no engine: nothing tries to run the stored instances. The baseline is a route
+added to the same app that returns the bytes `GET /v2/apps` returned, prebuilt: the cost of HTTP
+and of moving that many bytes. Requests are sequential, over one keep-alive connection, the two
+kinds alternating, after a few warm-up requests.
+
+    .venv/bin/python bench/apps_list.py [--quick] [--requests N] [--postgres]
+
+With `--postgres` the run is repeated on PostgreSQL (see bench/store_reads.py for where the
+server comes from). Target: p99 of `GET /v2/apps` ≤ 100 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import uvicorn
+from fastapi import FastAPI
+from starlette.responses import Response
+
+from conveyor.api.app import build_api
+from conveyor.api.context import Context, ServerInfo
+from conveyor.domain.clock import SystemClock
+from conveyor.domain.errors import NotFound
+from conveyor.store.sql import SqlStore
+from figures import percentile, series_line, verdict_line
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root, for tests.support
+from tests.support.servers import free_port
+
+from store_reads import APPS, INSTANCES_PER_APP, fill, postgres_database
+
+PREBUILT_PATH = "/bench/prebuilt"
+TARGET_P99 = 0.100
+WARM_UP = 5
+
+
+class IdleControl:
+    """The api's `Control` without controllers: a doorbell nobody hears, no task logs."""
+
+    def wake(self) -> None:
+        pass
+
+    def read_log(self, task_id: str, stream: str, *, offset: int, limit: int) -> tuple[bytes, int]:
+        raise NotFound(f"Task '{task_id}' does not exist")
+
+
+@dataclass
+class Samples:
+    listing: list[float] = field(default_factory=list)
+    prebuilt: list[float] = field(default_factory=list)
+
+
+def http_app(store: SqlStore, database: str) -> FastAPI:
+    info = ServerInfo("bench", "127.0.0.1", "127.0.0.1", "", database, "none")
+    return build_api(Context(store, IdleControl(), SystemClock(), info))
+
+
+def add_prebuilt_route(api: FastAPI, body: bytes) -> None:
+    async def prebuilt() -> Response:
+        return Response(body, media_type="application/json")
+
+    api.add_api_route(PREBUILT_PATH, prebuilt, methods=["GET"])
+
+
+@contextmanager
+def serving(api: FastAPI) -> Iterator[str]:
+    """Serve `api` with uvicorn in a background thread; yields its base URL."""
+    port = free_port()
+    config = uvicorn.Config(
+        api, host="127.0.0.1", port=port, lifespan="off", log_level="warning", access_log=False
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            if not thread.is_alive():
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.01)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def timed_get(client: httpx.Client, path: str) -> float:
+    began = time.perf_counter()
+    response = client.get(path)
+    elapsed = time.perf_counter() - began
+    response.raise_for_status()
+    return elapsed
+
+
+def collect(client: httpx.Client, requests: int) -> Samples:
+    for _ in range(WARM_UP):
+        timed_get(client, "/v2/apps")
+        timed_get(client, PREBUILT_PATH)
+    samples = Samples()
+    for _ in range(requests):
+        samples.listing.append(timed_get(client, "/v2/apps"))
+        samples.prebuilt.append(timed_get(client, PREBUILT_PATH))
+    return samples
+
+
+def measure(name: str, url: str, requests: int) -> None:
+    print(f"{name}: {APPS} apps, {APPS * INSTANCES_PER_APP} tasks stored, {requests} requests each")
+    print("  (controllers not started: nothing runs the stored instances)")
+    store = SqlStore.open(url)
+    try:
+        fill(store)
+        api = http_app(store, name.lower())
+        with serving(api) as base_url, httpx.Client(base_url=base_url, timeout=30) as client:
+            body = client.get("/v2/apps").content
+            check_listing(body)
+            add_prebuilt_route(api, body)
+            samples = collect(client, requests)
+    finally:
+        store.close()
+    report(samples, len(body))
+
+
+def check_listing(body: bytes) -> None:
+    """Fail unless the listing shows every stored app with its running instances."""
+    apps = json.loads(body)["apps"]
+    running = sum(app["tasksRunning"] for app in apps)
+    if len(apps) != APPS or running != APPS * INSTANCES_PER_APP:
+        raise RuntimeError(f"GET /v2/apps listed {len(apps)} apps, {running} running tasks")
+
+
+def report(samples: Samples, size: int) -> None:
+    print(f"  response size: {size:,} bytes ({size / 2**20:.1f} MiB)")
+    print(series_line("baseline: the same bytes, prebuilt", samples.prebuilt))
+    print(series_line("GET /v2/apps", samples.listing))
+    for label, fraction in (("p50", 0.5), ("p99", 0.99)):
+        ratio = percentile(samples.listing, fraction) / percentile(samples.prebuilt, fraction)
+        print(f"  ratio at {label} (GET /v2/apps / prebuilt): {ratio:.2f}x")
+    p99 = percentile(samples.listing, 0.99)
+    print("  " + verdict_line(f"p99 ≤ {TARGET_P99 * 1e3:.0f} ms", met=p99 <= TARGET_P99))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="50 requests instead of 200")
+    parser.add_argument("--requests", type=int, help="timed requests of each kind (default 200)")
+    parser.add_argument("--postgres", action="store_true", help="repeat on PostgreSQL")
+    arguments = parser.parse_args()
+    requests = arguments.requests or (50 if arguments.quick else 200)
+    with tempfile.TemporaryDirectory(prefix="conveyor-bench-") as directory:
+        measure("SQLite", f"sqlite:///{Path(directory) / 'conveyor.db'}", requests)
+    if arguments.postgres:
+        with postgres_database() as url:
+            if url is None:
+                print("PostgreSQL: skipped (no server binaries, no CONVEYOR_TEST_DATABASE_URL)")
+            else:
+                measure("PostgreSQL", url, requests)
+
+
+if __name__ == "__main__":
+    main()
