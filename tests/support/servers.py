@@ -32,7 +32,9 @@ class ServerProcess:
         database_url: str | None = None,
         port_range: tuple[int, int] | None = None,
         extra_args: tuple[str, ...] = (),
+        subcommand: str = "serve",
     ) -> None:
+        self.subcommand = subcommand
         self.data_dir = data_dir
         self.port = port or free_port()
         self.database_url = database_url
@@ -50,7 +52,7 @@ class ServerProcess:
             sys.executable,
             "-c",
             "from conveyor.entry import main; main()",
-            "serve",
+            self.subcommand,
             "--listen",
             f"127.0.0.1:{self.port}",
             "--data-dir",
