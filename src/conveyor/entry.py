@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -78,48 +79,38 @@ def _run(
     asyncio.run(serve(settings))
 
 
-@app.command()
-def serve(
-    *,
-    listen: ListenOption = "127.0.0.1:8080",
-    data_dir: DataDirOption = Path(".conveyor"),
-    database_url: DatabaseOption = None,
-    hostname: HostnameOption = "127.0.0.1",
-    port_range: PortRangeOption = "31000-32000",
-    attribute: AttributeOption = None,
-) -> None:
-    """Run a Conveyor server in the foreground."""
-    _run(
-        listen=listen,
-        data_dir=data_dir,
-        database_url=database_url,
-        hostname=hostname,
-        port_range=port_range,
-        attributes=attribute,
-        with_examples=False,
-    )
+def _server_command(*, with_examples: bool) -> Callable[..., None]:
+    """`serve` and `up` take the same options; `up` also deploys the example content."""
+
+    def command(
+        *,
+        listen: ListenOption = "127.0.0.1:8080",
+        data_dir: DataDirOption = Path(".conveyor"),
+        database_url: DatabaseOption = None,
+        hostname: HostnameOption = "127.0.0.1",
+        port_range: PortRangeOption = "31000-32000",
+        attribute: AttributeOption = None,
+    ) -> None:
+        _run(
+            listen=listen,
+            data_dir=data_dir,
+            database_url=database_url,
+            hostname=hostname,
+            port_range=port_range,
+            attributes=attribute,
+            with_examples=with_examples,
+        )
+
+    return command
 
 
-@app.command()
-def up(
-    *,
-    listen: ListenOption = "127.0.0.1:8080",
-    data_dir: DataDirOption = Path(".conveyor"),
-    database_url: DatabaseOption = None,
-    hostname: HostnameOption = "127.0.0.1",
-    port_range: PortRangeOption = "31000-32000",
-    attribute: AttributeOption = None,
-) -> None:
-    """Run a server with the embedded defaults and deploy the example content (first run)."""
-    _run(
-        listen=listen,
-        data_dir=data_dir,
-        database_url=database_url,
-        hostname=hostname,
-        port_range=port_range,
-        attributes=attribute,
-        with_examples=True,
-    )
+app.command("serve", help="Run a Conveyor server in the foreground.")(
+    _server_command(with_examples=False)
+)
+app.command(
+    "up",
+    help="Run a server with the embedded defaults; a new data dir gets the example app.",
+)(_server_command(with_examples=True))
 
 
 def main() -> None:

@@ -123,28 +123,29 @@ def unhealthy_kill_event(
     )
 
 
-def deployment_info_event(deployment: Deployment, *, at: datetime) -> JsonObject:
+def _current_step_json(deployment: Deployment) -> JsonObject:
     actions: list[JsonValue] = [
         {"action": a.kind.value, "app": a.app_id} for a in deployment.current_actions
     ]
+    return {"actions": actions}
+
+
+def deployment_info_event(deployment: Deployment, *, at: datetime) -> JsonObject:
     return _event(
         "deployment_info",
         at,
         plan=deployment_plan_to_json(deployment),
-        currentStep={"actions": actions},
+        currentStep=_current_step_json(deployment),
     )
 
 
 def deployment_step_event(deployment: Deployment, *, success: bool, at: datetime) -> JsonObject:
     event_type = "deployment_step_success" if success else "deployment_step_failure"
-    actions: list[JsonValue] = [
-        {"action": a.kind.value, "app": a.app_id} for a in deployment.current_actions
-    ]
     return _event(
         event_type,
         at,
         plan=deployment_plan_to_json(deployment),
-        currentStep={"actions": actions},
+        currentStep=_current_step_json(deployment),
     )
 
 
