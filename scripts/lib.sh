@@ -34,6 +34,12 @@ find_python() {
     return 1
 }
 
+pip_quietly() {
+    # pip, without the warnings a site-wide pip.conf can add about missing local indexes
+    "$VENV/bin/python" -m pip -q "$@" 2>&1 | { grep -v "^WARNING: Location .* is ignored" || true; }
+    return "${PIPESTATUS[0]}"
+}
+
 ensure_venv() {
     # ensure_venv EXTRAS : create .venv if missing and install Conveyor (editable) with EXTRAS.
     local extras="$1" python stamp
@@ -44,12 +50,12 @@ ensure_venv() {
             apt_install python3-venv
             "$python" -m venv "$VENV"
         fi
-        "$VENV/bin/python" -m pip install -q --upgrade pip
+        pip_quietly install --upgrade pip
     fi
     # Reinstall only when pyproject.toml changed since the last install with these extras.
     stamp="$VENV/.installed-${extras:-base}"
     if [ ! -f "$stamp" ] || [ "$ROOT/pyproject.toml" -nt "$stamp" ]; then
-        "$VENV/bin/python" -m pip install -q -e "$ROOT${extras:+[$extras]}"
+        pip_quietly install -e "$ROOT${extras:+[$extras]}"
         touch "$stamp"
     fi
 }

@@ -29,7 +29,16 @@ def test_up_deploys_the_example_app_healthy_and_reachable(
         assert page.status_code == 200
 
     listing = subprocess.run(
-        [sys.executable, "-c", "from conveyor.entry import main; main()", "--server", server.url, "apps", "list", "--json"],
+        [
+            sys.executable,
+            "-c",
+            "from conveyor.entry import main; main()",
+            "--server",
+            server.url,
+            "apps",
+            "list",
+            "--json",
+        ],
         capture_output=True,
         text=True,
         timeout=60,

@@ -11,7 +11,6 @@ killing it signals all of these, so its whole tree ends.
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import shutil
 import signal
@@ -53,8 +52,6 @@ from conveyor.engines.supervisors import (
 )
 
 _REAP_TIMEOUT = 0.5
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -163,10 +160,6 @@ class LocalEngine:
             limits=cgroups.limits,
         )
         self._watch(_RunningTask(handle, sandbox, cgroups, standby.supervisor))
-        try:
-            sandbox.write_state(_state(standby.task, standby.supervisor, cgroups))
-        except OSError as error:  # the task runs: a restarted server finds it, less well
-            log.warning("task %s: could not record its state: %s", spec.task_id, error)
         return handle
 
     async def kill(self, task_id: str, *, grace_seconds: float) -> None:
@@ -302,14 +295,6 @@ def _signal_tree(task: _RunningTask, signum: int) -> None:
     task.process.send_signal(signum)  # should it have left its group
     signal_group(task.handle.pid, signum)
     task.cgroups.send_signal(signum)
-
-
-def _state(task: ProcessRef, supervisor: ProcessRef, cgroups: TaskCgroups) -> dict[str, object]:
-    return {
-        "task": {"pid": task.pid, "start_time": task.start_time},
-        "supervisor": {"pid": supervisor.pid, "start_time": supervisor.start_time},
-        "cgroups": cgroups.to_json(),
-    }
 
 
 def _recorded_supervisor(state: Mapping[str, object]) -> ProcessRef | None:

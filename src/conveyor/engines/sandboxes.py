@@ -52,9 +52,6 @@ class Sandbox:
     def exists(self) -> bool:
         return self.path.is_dir()
 
-    def write_state(self, state: dict[str, Any]) -> None:
-        _write_atomically(self.path / "state.json", json.dumps(state))
-
     def read_state(self) -> dict[str, Any]:
         """The recorded state, or an empty dict when there is none (or it cannot be read)."""
         try:
@@ -81,7 +78,8 @@ class Sandbox:
         return ExitRecord(code, datetime.fromtimestamp(recorded, UTC))
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(text)
-    os.replace(temporary, path)
+def write_state(directory: Path, state: dict[str, Any]) -> None:
+    """Record `state` in `directory` (a sandbox, or a standby's directory that becomes one)."""
+    temporary = directory / "state.json.tmp"
+    temporary.write_text(json.dumps(state))
+    os.replace(temporary, directory / "state.json")

@@ -30,7 +30,7 @@ from pathlib import Path
 from conveyor.domain.errors import Unavailable
 from conveyor.engines.cgroups import CgroupHost, TaskCgroups, make_cgroups
 from conveyor.engines.processes import ProcessRef, default_signal_dispositions, wait_for_end
-from conveyor.engines.sandboxes import Sandbox
+from conveyor.engines.sandboxes import Sandbox, write_state
 
 SCRIPT = Path(__file__).with_name("supervisor.sh")
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -150,7 +150,16 @@ async def start_standby(tasks_dir: Path, cgroup_host: CgroupHost) -> Standby:
         raise Unavailable(f"a task supervisor did not start: {error}") from error
     standby.task = task
     (directory / "pid").write_text(f"{task.pid} {task.start_time}\n")
+    write_state(directory, _state(task, supervisor, cgroups))
     return standby
+
+
+def _state(task: ProcessRef, supervisor: ProcessRef, cgroups: TaskCgroups) -> dict[str, object]:
+    return {
+        "task": {"pid": task.pid, "start_time": task.start_time},
+        "supervisor": {"pid": supervisor.pid, "start_time": supervisor.start_time},
+        "cgroups": cgroups.to_json(),
+    }
 
 
 def _spawn_supervisor(directory: Path, cgroups: TaskCgroups) -> tuple[int, int, int, int]:
