@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import os
 import statistics
 import subprocess
@@ -85,7 +86,9 @@ async def run(
 
                 bare_time = await time_to_first_byte(fifo, start_bare)
                 await asyncio.to_thread(popen[0].wait)
-                engine_time = await time_to_first_byte(fifo, lambda i=index: engine_launch(i))
+                engine_time = await time_to_first_byte(
+                    fifo, functools.partial(engine_launch, index)
+                )
                 await anext(exits)
                 await asyncio.sleep(pause)
                 if index < samples // 10:  # warming up

@@ -7,6 +7,9 @@ import asyncio
 import contextlib
 import json
 import logging
+import signal
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -82,6 +85,27 @@ def seed_examples(store: SqlStore, clock: Clock) -> None:
         tx.put_value(EXAMPLE_SEEDED, True)
 
 
+class _Server(uvicorn.Server):
+    """uvicorn re-raises the signal that stopped it once it has shut down, which ends the
+    process before `serve` can stop the controllers and close the engine and the store. Take
+    SIGINT/SIGTERM the same way, without the re-raise."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        originals = {sig: signal.signal(sig, self.handle_exit) for sig in _STOP_SIGNALS}
+        try:
+            yield
+        finally:
+            for sig, handler in originals.items():
+                signal.signal(sig, handler)
+
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
 async def serve(settings: Settings, *, clock: Clock | None = None) -> None:
     clock = clock or SystemClock()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -116,7 +140,7 @@ async def serve(settings: Settings, *, clock: Clock | None = None) -> None:
         log_level="warning",
         timeout_graceful_shutdown=2,
     )
-    server = uvicorn.Server(config)
+    server = _Server(config)
     loops = [asyncio.create_task(apps.run()), asyncio.create_task(health.run())]
     try:
         await server.serve()

@@ -24,7 +24,8 @@ from tests.engines.scenarios import (
 
 
 def _environment(path: Path) -> dict[str, str]:
-    return json.loads(path.read_text())
+    env: dict[str, str] = json.loads(path.read_text())
+    return env
 
 
 DUMP_ENV = (

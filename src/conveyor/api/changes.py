@@ -4,7 +4,7 @@ deployment, in a single transaction. Nothing here acts on tasks; controllers do 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime
 
@@ -39,14 +39,8 @@ def locked_message(deployments: list[Deployment]) -> str:
     )
 
 
-def used_service_ports(tx: Transaction, *, excluding: set[str]) -> set[int]:
-    return {
-        port
-        for app in tx.list_apps()
-        if app.id not in excluding
-        for port in app.service_ports
-        if port
-    }
+def service_ports_in_use(apps: Iterable[AppDefinition], *, excluding: set[str]) -> set[int]:
+    return {port for app in apps if app.id not in excluding for port in app.service_ports if port}
 
 
 def deploy(
@@ -70,7 +64,7 @@ def deploy(
         )
     original = {app.id: app for app in tx.list_apps()}
     target = dict(original)
-    used = used_service_ports(tx, excluding=set(changes))
+    used = service_ports_in_use(original.values(), excluding=set(changes))
     for app_id, change in changes.items():
         if change is None:
             target.pop(app_id, None)

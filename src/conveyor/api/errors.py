@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections import defaultdict
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
+from conveyor.api.responses import FastJSONResponse
 from conveyor.domain.errors import (
     Conflict,
     ConveyorError,
@@ -43,4 +44,4 @@ def error_body(error: ConveyorError) -> tuple[int, dict[str, object]]:
 async def conveyor_error_response(request: Request, error: Exception) -> Response:
     assert isinstance(error, ConveyorError)
     status, body = error_body(error)
-    return JSONResponse(body, status_code=status)
+    return FastJSONResponse(body, status_code=status)

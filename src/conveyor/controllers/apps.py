@@ -57,7 +57,7 @@ class AppsController:
         self._interval = interval
         self.lifecycle = InstanceLifecycle(store, engine, clock)
         self._scaler = Scaler(store, engine, self.lifecycle, clock)
-        self._deployments = DeploymentRunner(store, self.lifecycle, self._scaler, clock, wakeup)
+        self._deployments = DeploymentRunner(store, self.lifecycle, self._scaler, clock)
 
     async def run(self) -> None:
         await self.reattach()

@@ -6,10 +6,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from datetime import datetime
 
 from conveyor.controllers.instances import InstanceLifecycle
 from conveyor.controllers.scaling import Scaler
-from conveyor.controllers.wakeup import Wakeup
 from conveyor.domain.apps import AppDefinition
 from conveyor.domain.clock import Clock
 from conveyor.domain.deployments import (
@@ -25,7 +25,7 @@ from conveyor.domain.event_json import (
 )
 from conveyor.domain.instances import Instance, InstanceState, runs_current_config
 from conveyor.domain.restarts import compute_restart_strategy, plan_restart_progress
-from conveyor.store import Store
+from conveyor.store import Store, Transaction
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +48,7 @@ class DeploymentRunner:
         lifecycle: InstanceLifecycle,
         scaler: Scaler,
         clock: Clock,
-        wakeup: Wakeup,
     ) -> None:
-        self._wakeup = wakeup
         self._store = store
         self._lifecycle = lifecycle
         self._scaler = scaler
@@ -62,24 +60,34 @@ class DeploymentRunner:
         apps: Mapping[str, AppDefinition],
         instances: Mapping[str, list[Instance]],
     ) -> None:
+        """Act on the current step; while a step turns out complete without acting (nothing to
+        launch or kill), go straight on to the next one in the same pass."""
         if deployment.current_step == 0:
             deployment = self._begin_step(deployment, 1, instances)
-            if deployment.status is not DeploymentStatus.RUNNING:
+        while deployment.status is DeploymentStatus.RUNNING:
+            done = True
+            for action in deployment.current_actions:
+                app_instances = instances.get(action.app_id, [])
+                app = apps.get(action.app_id)
+                if not await self._perform(action, deployment, app, app_instances):
+                    done = False
+            if not done:
                 return
-        done = True
-        for action in deployment.current_actions:
-            app_instances = instances.get(action.app_id, [])
-            if not await self._perform(action, deployment, apps.get(action.app_id), app_instances):
-                done = False
-        if done:
-            self._finish_step(deployment, instances)
+            deployment = self._finish_step(deployment, instances)
 
     def _begin_step(
-        self, deployment: Deployment, step: int, instances: Mapping[str, list[Instance]]
+        self,
+        deployment: Deployment,
+        step: int,
+        instances: Mapping[str, list[Instance]],
+        *,
+        finished_step: bool = False,
     ) -> Deployment:
+        """Record that `step` begins (and, with `finished_step`, that the one before it
+        succeeded) in one transaction."""
         now = self._clock.now()
         if step > deployment.total_steps:
-            return self._finish(deployment)
+            return self._finish(deployment, finished_step=finished_step)
         counts = dict(deployment.restart_counts)
         for action in deployment.steps[step - 1].actions:
             if action.kind is ActionKind.RESTART:
@@ -87,25 +95,29 @@ class DeploymentRunner:
                 counts[action.app_id] = len(active)
         started = replace(deployment, current_step=step, step_started_at=now, restart_counts=counts)
         with self._store.transaction() as tx:
+            if finished_step:
+                self._record_step_success(tx, deployment, now)
             tx.put_deployment(started)
             tx.append_event("deployment_info", deployment_info_event(started, at=now), at=now)
-        self._wakeup.ring()  # act on the new step without waiting for the timer
         return started
 
-    def _finish_step(self, deployment: Deployment, instances: Mapping[str, list[Instance]]) -> None:
-        now = self._clock.now()
-        with self._store.transaction() as tx:
-            tx.append_event(
-                "deployment_step_success",
-                deployment_step_event(deployment, success=True, at=now),
-                at=now,
-            )
-        self._begin_step(deployment, deployment.current_step + 1, instances)
+    def _record_step_success(self, tx: Transaction, deployment: Deployment, now: datetime) -> None:
+        payload = deployment_step_event(deployment, success=True, at=now)
+        tx.append_event("deployment_step_success", payload, at=now)
 
-    def _finish(self, deployment: Deployment) -> Deployment:
+    def _finish_step(
+        self, deployment: Deployment, instances: Mapping[str, list[Instance]]
+    ) -> Deployment:
+        return self._begin_step(
+            deployment, deployment.current_step + 1, instances, finished_step=True
+        )
+
+    def _finish(self, deployment: Deployment, *, finished_step: bool) -> Deployment:
         now = self._clock.now()
         finished = replace(deployment, status=DeploymentStatus.SUCCEEDED)
         with self._store.transaction() as tx:
+            if finished_step:
+                self._record_step_success(tx, deployment, now)
             tx.delete_deployment(deployment.id)
             tx.append_event(
                 "deployment_success",

@@ -25,6 +25,7 @@ class Scaler:
         self._engine = engine
         self._lifecycle = lifecycle
         self._clock = clock
+        self._unplaced: dict[str, str | None] = {}
 
     def _nodes(self) -> list[NodeView]:
         return [NodeView(node.hostname, dict(node.attributes)) for node in self._engine.nodes]
@@ -56,9 +57,13 @@ class Scaler:
         return started
 
     def _remember_unplaced(self, app_id: str, reason: str | None) -> None:
+        """Store why the app's instances wait (for /v2/queue), when that changed."""
+        if self._unplaced.get(app_id, "unknown") == reason:
+            return
         with self._store.transaction() as tx:
             if tx.get_value(unplaced_key(app_id)) != reason:
                 tx.put_value(unplaced_key(app_id), reason)
+        self._unplaced[app_id] = reason
 
     async def scale(self, app: AppDefinition, instances: Sequence[Instance]) -> None:
         """Launch or kill so that `app.instances` instances are active."""

@@ -5,7 +5,11 @@ and a supervisor, a small shell script that is the task's parent and records its
 (see `supervisor.sh`). The server is not the task's parent, so tasks survive it: a restarted
 server reattaches to those still running and learns how the others ended from their records.
 A task runs in its own session and process group, and in cgroups where the host allows them;
-killing it signals all of these, so its whole tree ends.
+killing it signals all of these, so its whole tree ends, and what a task leaves behind in them
+ends with it.
+
+A handle's `pid_start_time` is in seconds since the epoch, read from /proc (as psutil's
+`create_time`): with the pid it tells a task from a process that got its pid later.
 """
 
 from __future__ import annotations
@@ -285,8 +289,8 @@ def _remove_stale_standbys(tasks_dir: Path) -> list[str]:
 
 def _task_environment(spec: LaunchSpec, ports: tuple[int, ...], host: str) -> dict[str, str]:
     env = {"PATH": DEFAULT_PATH, "HOME": os.path.expanduser("~")}
-    env.update(spec.env)
     env.update(port_environment(ports, spec.port_names, host))
+    env.update(spec.env)  # the caller's variables win, as an app's `env` does in Marathon
     return env
 
 

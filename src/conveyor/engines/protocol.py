@@ -3,7 +3,8 @@
 A task is started with `launch`; the engine picks its host ports (Mesos offered ports; here the
 engine owns the port range) and adds the port variables Marathon tasks expect: `PORT0..n`,
 `PORT`, `PORTS`, `HOST`, plus `PORT_<NAME>` for named ports. The caller supplies the rest of the
-environment.
+environment; where a name is in both, the caller's value wins (Marathon lets an app's `env`
+override the port variables).
 
 Tasks outlive the server: `TaskHandle` is everything needed to find a task again after a restart,
 and `reattach` returns which of them still run. `exits` yields each task's end exactly once per

@@ -1,10 +1,13 @@
 """A task's sandbox: its directory under `<data_dir>/tasks/<task_id>/` (Mesos's word for it).
 
-stdout, stderr   what the task writes
-launch           the script its supervisor's task side sources (environment, limits, exec)
-state.json       what the engine needs to find the task again: supervisor, cgroups
-exit             "STATUS TIME", written by the supervisor when the task ends: STATUS is the
-                 exit code or -N for death by signal N, TIME seconds since the epoch
+- `stdout`, `stderr`: what the task writes;
+- `pid`: "PID START_TIME" of the task, for people and scripts (it leads its process group);
+- `state.json`: what the engine needs to find the task again: task, supervisor, cgroups;
+- `exit`: "STATUS TIME", written by the supervisor when the task ends: STATUS is the exit code
+  or -N for death by signal N, TIME seconds since the epoch.
+
+All but `exit` are there before the task is known: the directory is a standby supervisor's until
+a launch renames it (see `supervisors.py`).
 """
 
 from __future__ import annotations

@@ -15,8 +15,9 @@
 # Handing over a task is: the engine renames the standby's directory to the task's sandbox and
 # writes its path to the supervisor, and writes the task's launch script to the task side. The
 # script applies rlimits, sets the environment and execs the task, which keeps the pid. The
-# supervisor waits for it and records "$dir/exit": "STATUS TIME", STATUS being the exit code or
-# -N for death by signal N, written to a temporary file and renamed.
+# supervisor, which has been waiting for the task side all along, then records "$dir/exit":
+# "STATUS TIME", STATUS being the exit code or -N for death by signal N, written to a temporary
+# file and renamed.
 #
 # File descriptors from the engine: 0 the supervisor's end of the hand-over (the sandbox path),
 # 1 where the supervisor reports the task side's pid (then closes it; the task side keeps a copy
@@ -44,14 +45,11 @@ task=$!
 echo "$task"
 exec >/dev/null 3<&- 4>&- 5>&-
 
-if ! IFS= read -r dir; then
-    wait "$task"
-    exit 0
-fi
-exec </dev/null
-
 wait "$task"
 status=$?
+# The sandbox path was written at the hand-over (long before, as a rule: reading it only now
+# leaves the supervisor asleep when a launch wakes the task side); none: there was no task.
+IFS= read -r dir || exit 0
 if [ "$status" -gt 128 ]; then
     # `wait` says 128+N both for death by signal N and for `exit 128+N`; the job table does not
     # ("Killed" against "Done(137)").

@@ -1,13 +1,14 @@
 """Task supervisors (`supervisor.sh`), started ahead of need so a launch does not wait for them.
 
 A standby is a supervisor and its task side, already in a session of its own and in cgroups of
-its own, with its stdout and stderr files open in a directory of its own, both blocked reading
-pipes the engine holds. Handing it a task is writing the limits to its cgroups, renaming that
-directory to the task's sandbox, writing the sandbox path to the supervisor and the launch script
-to the task side, which sources it and so execs the task in place: the pid of the task side is
-the task's pid, known before the task is even handed over. Nothing on that path creates a file,
-moves a process between cgroups or starts a process but the task itself. A standby the engine
-drops (or loses, when the server exits) reads end-of-file and exits.
+its own, with its stdout and stderr files open in a directory of its own, blocked reading a pipe
+the engine holds (the supervisor waiting for it). Handing it a task is writing the limits to its
+cgroups, renaming that directory to the task's sandbox, writing the sandbox path to the
+supervisor and the launch script to the task side, which sources it and so execs the task in
+place: the pid of the task side is the task's pid, known before the task is even handed over.
+Nothing on that path creates a file, moves a process between cgroups or starts a process but the
+task itself. A standby the engine drops (or loses, when the server exits) reads end-of-file and
+exits.
 """
 
 from __future__ import annotations
@@ -226,62 +227,62 @@ async def _read_to_end(fd: int, *, timeout: float) -> bytes:
 
 
 class StandbyPool:
-    """Keeps `size` standbys ready; `take` gives one (starting one if none is ready).
+    """Keeps `size` standbys ready; `take` gives one (starting one if none is on its way).
 
     Standbys taken are replaced a little later, not at once: starting one costs a few processes'
-    worth of CPU, which would slow the task that was just handed over."""
+    worth of CPU, which would slow the task that was just handed over. An empty pool is refilled
+    at once, though: the next launch would otherwise start its own."""
 
     def __init__(self, tasks_dir: Path, cgroup_host: CgroupHost, size: int) -> None:
         self.tasks_dir = tasks_dir
         self.cgroup_host = cgroup_host
         self.size = size
         self._ready: list[Standby] = []
-        self._chores: set[asyncio.Task[None]] = set()
-        self._starting = 0
+        self._starting: set[asyncio.Task[None]] = set()
+        self._leaving: set[asyncio.Task[None]] = set()
         self._closed = False
         self._refill_timer: asyncio.TimerHandle | None = None
 
     async def take(self) -> Standby:
-        while self._ready:
-            standby = self._ready.pop(0)
-            if standby.task.is_running():
-                self._schedule_refill()
-                return standby
-            self.discard(standby)
-        standby = await start_standby(self.tasks_dir, self.cgroup_host)
+        standby = self._pop_ready()
+        while standby is None and self._starting:
+            await asyncio.wait(set(self._starting), return_when=asyncio.FIRST_COMPLETED)
+            standby = self._pop_ready()
+        if standby is None:
+            standby = await start_standby(self.tasks_dir, self.cgroup_host)
         self._schedule_refill()
         return standby
 
+    def _pop_ready(self) -> Standby | None:
+        while self._ready:
+            standby = self._ready.pop(0)
+            if standby.task.is_running() and standby.supervisor.is_running():
+                return standby
+            self.discard(standby)
+        return None
+
     def discard(self, standby: Standby) -> None:
         """Let a standby go that was taken but not handed a task."""
-        self._run(standby.dismiss())
-
-    def _run(self, chore: Coroutine[None, None, None]) -> None:
-        task = asyncio.get_running_loop().create_task(chore)
-        self._chores.add(task)
-        task.add_done_callback(self._chores.discard)
+        _run(self._leaving, standby.dismiss())
 
     def _schedule_refill(self) -> None:
         if self._refill_timer is not None:
             self._refill_timer.cancel()  # launches keep coming: wait for a quiet moment
         loop = asyncio.get_running_loop()
-        self._refill_timer = loop.call_later(REFILL_DELAY, self._refill)
+        delay = REFILL_DELAY if self._ready else 0.0
+        self._refill_timer = loop.call_later(delay, self._refill)
 
     def _refill(self) -> None:
         self._refill_timer = None
-        for _ in range(self.size - len(self._ready) - self._starting):
-            if not self._closed:
-                self._run(self._start_one())
+        while not self._closed and len(self._ready) + len(self._starting) < self.size:
+            _run(self._starting, self._start_one())
 
     async def _start_one(self) -> None:
-        self._starting += 1
         try:
             standby = await start_standby(self.tasks_dir, self.cgroup_host)
         except (OSError, Unavailable) as error:
             log.warning("could not start a standby task supervisor: %s", error)
             return
-        finally:
-            self._starting -= 1
         if self._closed:
             await standby.dismiss()
         else:
@@ -292,7 +293,15 @@ class StandbyPool:
         self._closed = True
         if self._refill_timer is not None:
             self._refill_timer.cancel()
-        while self._chores:
-            await asyncio.gather(*self._chores, return_exceptions=True)
+        await asyncio.gather(*self._starting, return_exceptions=True)
         ready, self._ready = self._ready, []
-        await asyncio.gather(*(standby.dismiss() for standby in ready))
+        for standby in ready:
+            self.discard(standby)
+        await asyncio.gather(*self._leaving, return_exceptions=True)
+
+
+def _run(tasks: set[asyncio.Task[None]], coroutine: Coroutine[None, None, None]) -> None:
+    """Run `coroutine` as a task kept in `tasks` until it is done."""
+    task = asyncio.get_running_loop().create_task(coroutine)
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from fastapi import APIRouter
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from conveyor.api.changes import deploy, request_kills, restarted, reverted, scaled_by
 from conveyor.api.context import context_of, flag, read_json
@@ -20,6 +20,7 @@ from conveyor.api.marathon.render import (
 )
 from conveyor.api.marathon.selectors import matches_labels
 from conveyor.api.marathon.tasks import render_tasks
+from conveyor.api.responses import FastJSONResponse
 from conveyor.domain.app_json import UpdateKind, app_from_json, app_to_json, classify_update
 from conveyor.domain.apps import AppDefinition
 from conveyor.domain.clock import format_timestamp, parse_timestamp
@@ -34,9 +35,11 @@ from conveyor.store import Transaction
 router = APIRouter(include_in_schema=False)
 
 
-def deployment_result(deployment: Deployment, *, status: int = 200) -> JSONResponse:
+def deployment_result(deployment: Deployment, *, status: int = 200) -> FastJSONResponse:
     body = {"deploymentId": deployment.id, "version": format_timestamp(deployment.version)}
-    return JSONResponse(body, status_code=status, headers={"Marathon-Deployment-Id": deployment.id})
+    return FastJSONResponse(
+        body, status_code=status, headers={"Marathon-Deployment-Id": deployment.id}
+    )
 
 
 def app_not_found(app_id: str) -> NotFound:
@@ -55,14 +58,14 @@ def _client_ip(request: Request) -> str:
 
 
 @router.get("/v2/apps")
-async def list_apps(request: Request) -> JSONResponse:
+async def list_apps(request: Request) -> FastJSONResponse:
     context = context_of(request)
     params = request.query_params
     embeds = parse_embeds(params.getlist("embed")) | ALWAYS_FOR_LIST
     with context.store.transaction() as tx:
         apps = [app for app in tx.list_apps() if _selected(app, request)]
         snapshot = Snapshot.read(tx, {a.id for a in apps}, failures="lastTaskFailure" in embeds)
-    return JSONResponse({"apps": [render_app(app, snapshot, embeds) for app in apps]})
+    return FastJSONResponse({"apps": [render_app(app, snapshot, embeds) for app in apps]})
 
 
 def _selected(app: AppDefinition, request: Request) -> bool:
@@ -75,7 +78,7 @@ def _selected(app: AppDefinition, request: Request) -> bool:
 
 
 @router.post("/v2/apps")
-async def create_app(request: Request) -> JSONResponse:
+async def create_app(request: Request) -> FastJSONResponse:
     context = context_of(request)
     document = await read_json(request)
     now = context.clock.now()
@@ -86,11 +89,12 @@ async def create_app(request: Request) -> JSONResponse:
         deployment = deploy(tx, {app.id: app}, now=now, force=flag(request, "force"))
         stored = existing_app(tx, app.id)
         _announce(tx, request, stored)
-        snapshot = Snapshot.read(tx, {app.id}, failures=False)
     context.control.wake()
+    snapshot = Snapshot()  # a new app has no tasks yet, only its deployment
+    snapshot.deployments[app.id].append(deployment.id)
     body = render_app(stored, snapshot, set(ALWAYS_FOR_ONE))
     headers = {"Location": f"/v2/apps{app.id}", "Marathon-Deployment-Id": deployment.id}
-    return JSONResponse(body, status_code=201, headers=headers)
+    return FastJSONResponse(body, status_code=201, headers=headers)
 
 
 def _announce(tx: Transaction, request: Request, app: AppDefinition) -> None:
@@ -195,8 +199,8 @@ def _app_id(parts: list[str]) -> str:
     return normalize_path("/" + "/".join(parts))
 
 
-def _not_allowed() -> JSONResponse:
-    return JSONResponse({"message": "HTTP 405 Method Not Allowed"}, status_code=405)
+def _not_allowed() -> FastJSONResponse:
+    return FastJSONResponse({"message": "HTTP 405 Method Not Allowed"}, status_code=405)
 
 
 async def _collection(request: Request, app_id: str, collection: str, item: str | None) -> Response:
@@ -211,16 +215,16 @@ async def _collection(request: Request, app_id: str, collection: str, item: str 
     return _not_allowed()
 
 
-async def get_app(request: Request, app_id: str) -> JSONResponse:
+async def get_app(request: Request, app_id: str) -> FastJSONResponse:
     context = context_of(request)
     embeds = parse_embeds(request.query_params.getlist("embed")) | ALWAYS_FOR_ONE
     with context.store.transaction() as tx:
         app = existing_app(tx, app_id)
         snapshot = Snapshot.read(tx, {app_id}, failures=True)
-    return JSONResponse({"app": render_app(app, snapshot, embeds)})
+    return FastJSONResponse({"app": render_app(app, snapshot, embeds)})
 
 
-async def delete_app(request: Request, app_id: str) -> JSONResponse:
+async def delete_app(request: Request, app_id: str) -> FastJSONResponse:
     context = context_of(request)
     with context.store.transaction() as tx:
         existing_app(tx, app_id)
@@ -231,7 +235,7 @@ async def delete_app(request: Request, app_id: str) -> JSONResponse:
     return deployment_result(deployment)
 
 
-async def restart_app(request: Request, app_id: str) -> JSONResponse:
+async def restart_app(request: Request, app_id: str) -> FastJSONResponse:
     context = context_of(request)
     with context.store.transaction() as tx:
         app = restarted(existing_app(tx, app_id), now=context.clock.now())
@@ -240,13 +244,13 @@ async def restart_app(request: Request, app_id: str) -> JSONResponse:
     return deployment_result(deployment)
 
 
-async def get_versions(request: Request, app_id: str, version: str | None) -> JSONResponse:
+async def get_versions(request: Request, app_id: str, version: str | None) -> FastJSONResponse:
     context = context_of(request)
     with context.store.transaction() as tx:
         existing_app(tx, app_id)
         if version is None:
             versions: list[JsonValue] = [format_timestamp(v) for v in tx.list_app_versions(app_id)]
-            return JSONResponse({"versions": versions})
+            return FastJSONResponse({"versions": versions})
         try:
             moment = parse_timestamp(version)
         except ValueError as error:
@@ -254,7 +258,7 @@ async def get_versions(request: Request, app_id: str, version: str | None) -> JS
         old = tx.get_app_version(app_id, moment)
     if old is None:
         raise NotFound(f"App '{app_id}' does not exist in version {version}")
-    return JSONResponse(app_to_json(old))
+    return FastJSONResponse(app_to_json(old))
 
 
 async def kill_tasks(request: Request, app_id: str, task_id: str | None) -> Response:
@@ -279,5 +283,5 @@ async def kill_tasks(request: Request, app_id: str, task_id: str | None) -> Resp
         return deployment_result(deployment)
     rendered: list[JsonValue] = [task_to_json(i, service_ports=app.service_ports) for i in killed]
     if task_id is not None:
-        return JSONResponse({"task": rendered[0] if rendered else None})
-    return JSONResponse({"tasks": rendered})
+        return FastJSONResponse({"task": rendered[0] if rendered else None})
+    return FastJSONResponse({"tasks": rendered})

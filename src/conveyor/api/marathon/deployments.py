@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from conveyor.api.changes import deploy, reverted
 from conveyor.api.context import context_of, flag
 from conveyor.api.marathon.apps import deployment_result
+from conveyor.api.responses import FastJSONResponse
 from conveyor.domain.apps import AppDefinition
 from conveyor.domain.documents import JsonValue
 from conveyor.domain.errors import NotFound
@@ -20,12 +21,12 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/v2/deployments")
-async def list_deployments(request: Request) -> JSONResponse:
+async def list_deployments(request: Request) -> FastJSONResponse:
     context = context_of(request)
     with context.store.transaction() as tx:
         deployments = [d for d in tx.list_deployments() if d.is_active]
     body: list[JsonValue] = [deployment_to_json(d) for d in deployments]
-    return JSONResponse(body)
+    return FastJSONResponse(body)
 
 
 def _original_apps(tx: Transaction, deployment_id: str) -> dict[str, AppDefinition | None]:

@@ -7,12 +7,13 @@ from datetime import datetime
 
 from fastapi import APIRouter
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from conveyor.api.changes import deploy, scaled_by
 from conveyor.api.context import context_of, flag, read_json
 from conveyor.api.marathon.apps import deployment_result
 from conveyor.api.marathon.render import ALWAYS_FOR_LIST, Snapshot, parse_embeds, render_app
+from conveyor.api.responses import FastJSONResponse
 from conveyor.domain.app_json import app_from_json
 from conveyor.domain.apps import AppDefinition, group_of
 from conveyor.domain.clock import format_timestamp
@@ -73,7 +74,7 @@ def render_group(
 
 @router.get("/v2/groups")
 @router.get("/v2/groups/{group_id:path}")
-async def get_group(request: Request, group_id: str = "") -> JSONResponse:
+async def get_group(request: Request, group_id: str = "") -> FastJSONResponse:
     context = context_of(request)
     group_id = normalize_path("/" + group_id.strip("/"))
     embeds = (parse_embeds(request.query_params.getlist("embed")) & {"tasks", "counts"}) or set()
@@ -83,7 +84,9 @@ async def get_group(request: Request, group_id: str = "") -> JSONResponse:
         snapshot = Snapshot.read(tx, {a.id for a in apps}, failures=False)
     if group_id not in all_group_ids(apps, groups):
         raise NotFound(f"Group '{group_id}' does not exist")
-    return JSONResponse(render_group(group_id, apps, groups, snapshot, embeds | ALWAYS_FOR_LIST))
+    return FastJSONResponse(
+        render_group(group_id, apps, groups, snapshot, embeds | ALWAYS_FOR_LIST)
+    )
 
 
 def _apps_in_document(

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.responses import PlainTextResponse
 
 from conveyor.api.context import context_of
+from conveyor.api.responses import FastJSONResponse
 
 router = APIRouter(include_in_schema=False)
 
@@ -15,10 +16,10 @@ MARATHON_VERSION = "1.8.0"
 
 
 @router.get("/v2/info")
-async def info(request: Request) -> JSONResponse:
+async def info(request: Request) -> FastJSONResponse:
     facts = context_of(request).info
     _host, _, port = facts.listen.rpartition(":")
-    return JSONResponse(
+    return FastJSONResponse(
         {
             "name": "marathon",
             "version": MARATHON_VERSION,
@@ -44,8 +45,8 @@ async def info(request: Request) -> JSONResponse:
 
 
 @router.get("/v2/leader")
-async def leader(request: Request) -> JSONResponse:
-    return JSONResponse({"leader": context_of(request).info.listen})
+async def leader(request: Request) -> FastJSONResponse:
+    return FastJSONResponse({"leader": context_of(request).info.listen})
 
 
 @router.get("/ping")

@@ -7,10 +7,11 @@ from datetime import datetime
 
 from fastapi import APIRouter
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from conveyor.api.context import context_of
 from conveyor.api.marathon.render import ALWAYS_FOR_LIST, Snapshot, render_app
+from conveyor.api.responses import FastJSONResponse
 from conveyor.domain.apps import AppDefinition
 from conveyor.domain.backoff import LaunchDelay, applies_to, is_overdue, time_left_seconds
 from conveyor.domain.clock import format_timestamp
@@ -53,7 +54,7 @@ def queue_item(
 
 
 @router.get("/v2/queue")
-async def list_queue(request: Request) -> JSONResponse:
+async def list_queue(request: Request) -> FastJSONResponse:
     context = context_of(request)
     now = context.clock.now()
     items: list[JsonValue] = []
@@ -65,7 +66,7 @@ async def list_queue(request: Request) -> JSONResponse:
             waiting = app.instances - len(active)
             if waiting > 0:
                 items.append(queue_item(tx, app, waiting, snapshot, now))
-    return JSONResponse({"queue": items})
+    return FastJSONResponse({"queue": items})
 
 
 @router.delete("/v2/queue/{app_id:path}/delay")

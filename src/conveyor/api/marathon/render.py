@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from conveyor.domain.app_json import app_to_json
 from conveyor.domain.apps import AppDefinition
-from conveyor.domain.deployments import Deployment
 from conveyor.domain.documents import JsonObject, JsonValue
 from conveyor.domain.instances import Instance, InstanceState, TaskFailure
 from conveyor.domain.task_json import task_failure_to_json, task_to_json
@@ -64,13 +64,17 @@ class Snapshot:
 
 
 def counts(instances: list[Instance]) -> JsonObject:
-    staged = sum(i.state in (InstanceState.STAGING, InstanceState.STARTING) for i in instances)
-    running = sum(i.state is InstanceState.RUNNING for i in instances)
-    checked = [i for i in instances if i.health and i.state is InstanceState.RUNNING]
-    healthy = sum(all(r.alive for r in i.health) for i in checked)
-    unhealthy = sum(
-        any(not r.alive and (r.consecutive_failures > 0) for r in i.health) for i in checked
-    )
+    staged = running = healthy = unhealthy = 0
+    for instance in instances:
+        if instance.state in (InstanceState.STAGING, InstanceState.STARTING):
+            staged += 1
+        elif instance.state is InstanceState.RUNNING:
+            running += 1
+            if instance.health:
+                if all(result.alive for result in instance.health):
+                    healthy += 1
+                elif any(r.consecutive_failures > 0 for r in instance.health):
+                    unhealthy += 1
     return {
         "tasksStaged": staged,
         "tasksRunning": running,
@@ -79,8 +83,30 @@ def counts(instances: list[Instance]) -> JsonObject:
     }
 
 
+class DefinitionCache:
+    """`app_to_json` per app version: a version never changes, and rendering 1,000 apps for
+    every `GET /v2/apps` would otherwise cost more than reading them. Callers get a shallow copy
+    to add their keys to; the nested values are shared and never modified."""
+
+    def __init__(self, capacity: int = 20_000) -> None:
+        self._capacity = capacity
+        self._documents: dict[tuple[str, datetime], JsonObject] = {}
+
+    def definition(self, app: AppDefinition) -> JsonObject:
+        key = (app.id, app.version)
+        document = self._documents.get(key)
+        if document is None:
+            if len(self._documents) >= self._capacity:
+                self._documents.clear()
+            document = self._documents[key] = app_to_json(app)
+        return dict(document)
+
+
+definitions = DefinitionCache()
+
+
 def render_app(app: AppDefinition, snapshot: Snapshot, embeds: set[str]) -> JsonObject:
-    document = app_to_json(app)
+    document = definitions.definition(app)
     instances = snapshot.instances.get(app.id, [])
     if EMBED_COUNTS in embeds:
         document.update(counts(instances))
@@ -97,7 +123,3 @@ def render_app(app: AppDefinition, snapshot: Snapshot, embeds: set[str]) -> Json
     if EMBED_LAST_FAILURE in embeds and app.id in snapshot.failures:
         document["lastTaskFailure"] = task_failure_to_json(snapshot.failures[app.id])
     return document
-
-
-def deployment_ids(deployments: list[Deployment]) -> list[JsonValue]:
-    return [{"id": d.id} for d in deployments]

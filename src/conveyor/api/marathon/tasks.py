@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import PlainTextResponse, Response
 
 from conveyor.api.changes import deploy, request_kills, scaled_by
 from conveyor.api.context import context_of, flag, read_json
+from conveyor.api.responses import FastJSONResponse
 from conveyor.domain.apps import AppDefinition
 from conveyor.domain.clock import format_timestamp
 from conveyor.domain.documents import JsonValue
@@ -43,7 +44,7 @@ def _render(request: Request, apps: list[AppDefinition], instances: list[Instanc
     tasks: list[JsonValue] = [
         task_to_json(i, service_ports=ports.get(i.app_id, ())) for i in instances
     ]
-    return JSONResponse({"tasks": tasks})
+    return FastJSONResponse({"tasks": tasks})
 
 
 async def render_tasks(request: Request, app_id: str) -> Response:
@@ -91,6 +92,6 @@ async def delete_tasks(request: Request) -> Response:
     context.control.wake()
     if flag(request, "scale"):
         body = {"deploymentId": deployment.id, "version": format_timestamp(deployment.version)}
-        return JSONResponse(body)
+        return FastJSONResponse(body)
     tasks: list[JsonValue] = [task_to_json(i) for i in killed]
-    return JSONResponse({"tasks": tasks})
+    return FastJSONResponse({"tasks": tasks})
