@@ -5,34 +5,36 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 
 import uvicorn
 
 from conveyor.api.app import build_api
-from conveyor.api.changes import deploy
+from conveyor.api.builds import request_build
 from conveyor.api.context import Context, ServerInfo
 from conveyor.controllers.apps import AppsController
+from conveyor.controllers.builds import BuildRunner
+from conveyor.controllers.git_watcher import GitWatcher
 from conveyor.controllers.health import HealthController
+from conveyor.controllers.task_exits import TaskExitRouter
 from conveyor.controllers.wakeup import Wakeup
-from conveyor.domain.app_json import app_from_json
+from conveyor.domain.build_reports import Command, NumberedReport
+from conveyor.domain.builds import BUILD_TASK_PREFIX
 from conveyor.domain.clock import Clock, SystemClock
 from conveyor.domain.errors import NotFound
 from conveyor.engines.local import LocalEngine
 from conveyor.engines.protocol import LogStream
+from conveyor.examples import seed_examples
 from conveyor.store.sql import SqlStore
 
 log = logging.getLogger(__name__)
 
 VERSION = "0.1.0"
-EXAMPLE_SEEDED = "examples.seeded"
 
 
 @dataclass(frozen=True)
@@ -55,11 +57,12 @@ class Settings:
 
 
 class EngineControl:
-    """The api's `Control`: the controllers' doorbell and the engine's logs."""
+    """The api's `Control`: the controllers' doorbell, the engine's logs, build reports."""
 
-    def __init__(self, wakeup: Wakeup, engine: LocalEngine) -> None:
+    def __init__(self, wakeup: Wakeup, engine: LocalEngine, builds: BuildRunner) -> None:
         self._wakeup = wakeup
         self._engine = engine
+        self._builds = builds
 
     def wake(self) -> None:
         self._wakeup.ring()
@@ -69,20 +72,18 @@ class EngineControl:
             raise NotFound(f"Task '{task_id}' does not exist")
         return self._engine.read_log(task_id, LogStream(stream), offset=offset, limit=limit)
 
+    def ingest_reports(
+        self, pipeline: str, number: int, reports: Sequence[NumberedReport]
+    ) -> tuple[int, list[Command]]:
+        applied, commands = self._builds.reports.ingest(pipeline, number, reports)
+        self._wakeup.ring()
+        return applied, commands
 
-def seed_examples(store: SqlStore, clock: Clock) -> None:
-    """Deploy the example app on a new data dir (once; deleting it later is respected)."""
-    with store.transaction() as tx:
-        if tx.get_value(EXAMPLE_SEEDED):
-            return
-        document = json.loads(
-            resources.files("conveyor.examples").joinpath("hello.json").read_text()
-        )
-        now = clock.now()
-        app = app_from_json(document, base=None, version=now)
-        if tx.get_app(app.id) is None:
-            deploy(tx, {app.id: app}, now=now)
-        tx.put_value(EXAMPLE_SEEDED, True)
+
+def _own_url(host: str, port: int) -> str:
+    """How processes on this machine (build workers) reach this server."""
+    reachable = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
+    return f"http://{reachable}:{port}"
 
 
 class _Server(uvicorn.Server):
@@ -117,12 +118,20 @@ async def serve(settings: Settings, *, clock: Clock | None = None) -> None:
         port_range=settings.port_range,
         clock=clock,
     )
-    if settings.with_examples:
-        seed_examples(store, clock)
     wakeup = Wakeup()
+    host, port = settings.host_and_port
+    if settings.with_examples:
+        seed_examples(store, clock, data_dir=settings.data_dir, server_url=_own_url(host, port))
     apps = AppsController(store, engine, clock, wakeup)
     health = HealthController(store, apps.lifecycle, clock, wakeup)
-    host, port = settings.host_and_port
+    builds = BuildRunner(
+        store, engine, clock, wakeup, data_dir=settings.data_dir, server_url=_own_url(host, port)
+    )
+    watcher = GitWatcher(
+        store, clock, wakeup, request_build=request_build, data_dir=settings.data_dir
+    )
+    exits = TaskExitRouter(engine, default=apps.on_task_exit)
+    exits.route(BUILD_TASK_PREFIX, builds.on_task_exit)
     info = ServerInfo(
         version=VERSION,
         listen=f"{host}:{port}",
@@ -131,7 +140,7 @@ async def serve(settings: Settings, *, clock: Clock | None = None) -> None:
         database=settings.resolved_database_url().split("://", 1)[0],
         engine="local",
     )
-    api = build_api(Context(store, EngineControl(wakeup, engine), clock, info))
+    api = build_api(Context(store, EngineControl(wakeup, engine, builds), clock, info))
     config = uvicorn.Config(
         api,
         host=host,
@@ -141,7 +150,7 @@ async def serve(settings: Settings, *, clock: Clock | None = None) -> None:
         timeout_graceful_shutdown=2,
     )
     server = _Server(config)
-    loops = [asyncio.create_task(apps.run()), asyncio.create_task(health.run())]
+    loops = [asyncio.create_task(loop.run()) for loop in (apps, health, builds, watcher, exits)]
     try:
         await server.serve()
     finally:

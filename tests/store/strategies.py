@@ -20,6 +20,18 @@ from conveyor.domain.apps import (
     VersionInfo,
 )
 from conveyor.domain.backoff import LaunchDelay
+from conveyor.domain.builds import (
+    Build,
+    BuildStatus,
+    Detail,
+    ManualTriggerInfo,
+    OutputLine,
+    Retriggered,
+    StepRecord,
+    StepStatus,
+    Trigger,
+    TriggerKind,
+)
 from conveyor.domain.deployments import (
     ActionKind,
     Deployment,
@@ -36,6 +48,7 @@ from conveyor.domain.instances import (
     ResourceLimits,
     TaskFailure,
 )
+from conveyor.domain.pipelines import PipelineDefinition, Retention
 
 T = TypeVar("T")
 
@@ -215,3 +228,92 @@ task_failures = every_field(
     version=moments,
     timestamp=moments,
 )
+
+# pipelines, builds, steps and output
+
+pipeline_names = st.from_regex(r"[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?", fullmatch=True)
+build_numbers = st.integers(min_value=1, max_value=2**53)
+step_ids = st.lists(st.integers(1, 999_999), min_size=1, max_size=4).map(tuple)
+optional_counts = st.none() | counts
+
+pipelines = every_field(
+    PipelineDefinition,
+    name=pipeline_names,
+    repository=texts,
+    branch=texts,
+    file=texts,
+    secret=optional_texts,
+    poll_seconds=optional_counts,
+    max_concurrent_builds=counts,
+    build_timeout_seconds=optional_counts,
+    retention=every_field(Retention, keep_builds=optional_counts, keep_days=optional_counts),
+    created_at=st.none() | moments,
+)
+
+triggers = every_field(
+    Trigger,
+    kind=st.sampled_from(TriggerKind),
+    by=texts,
+    commit=optional_texts,
+    ref=optional_texts,
+    parameters=json_objects,
+)
+builds = every_field(
+    Build,
+    pipeline=pipeline_names,
+    number=build_numbers,
+    status=st.sampled_from(BuildStatus),
+    trigger=triggers,
+    created_at=moments,
+    started_at=st.none() | moments,
+    finished_at=st.none() | moments,
+    commit=optional_texts,
+    retriggered=st.none() | every_field(Retriggered, number=build_numbers, step=step_ids),
+    pipeline_file_digest=optional_texts,
+    pipeline_file_changed=st.none() | st.booleans(),
+    workspace=optional_texts,
+    task_id=optional_texts,
+    message=optional_texts,
+    reports_applied=counts,
+    worker_token=optional_texts,
+)
+
+
+def _details(children: st.SearchStrategy[tuple[Detail, ...]]) -> st.SearchStrategy[Detail]:
+    return every_field(
+        Detail, label=texts, href=optional_texts, raw=optional_texts, children=children
+    )
+
+
+details = st.recursive(
+    _details(st.just(())),
+    lambda inner: _details(st.lists(inner, max_size=3).map(tuple)),
+    max_leaves=8,
+)
+manual_triggers = every_field(
+    ManualTriggerInfo,
+    prompt=texts,
+    parameters=json_objects,
+    released_by=optional_texts,
+    released_parameters=st.none() | json_objects,
+    released_at=st.none() | moments,
+)
+steps = every_field(
+    StepRecord,
+    pipeline=pipeline_names,
+    build=build_numbers,
+    step=step_ids,
+    name=texts,
+    status=st.sampled_from(StepStatus),
+    started_at=st.none() | moments,
+    finished_at=st.none() | moments,
+    details=st.lists(details, max_size=3).map(tuple),
+    values=json_objects,
+    reused=st.booleans(),
+    manual=st.none() | manual_triggers,
+    message=optional_texts,
+)
+
+# What a process may print, decoded leniently: NUL characters and lone surrogates included.
+printed_texts = st.text(st.characters(exclude_categories=()), max_size=80)
+output_lines = every_field(OutputLine, seq=st.integers(1, 2**53), at=moments, text=printed_texts)

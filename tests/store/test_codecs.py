@@ -13,9 +13,11 @@ from hypothesis import strategies as st
 
 from conveyor.domain.apps import AppDefinition, VersionInfo
 from conveyor.domain.backoff import LaunchDelay
+from conveyor.domain.builds import Build, Detail, StepRecord
 from conveyor.domain.deployments import Deployment
 from conveyor.domain.groups import Group
 from conveyor.domain.instances import Instance, TaskFailure
+from conveyor.domain.pipelines import PipelineDefinition
 from conveyor.store.codecs import Codec
 from tests.store import strategies
 
@@ -26,6 +28,9 @@ RECORDS: list[tuple[type[Any], st.SearchStrategy[Any]]] = [
     (Group, strategies.groups),
     (LaunchDelay, strategies.launch_delays),
     (TaskFailure, strategies.task_failures),
+    (PipelineDefinition, strategies.pipelines),
+    (Build, strategies.builds),
+    (StepRecord, strategies.steps),
 ]
 KINDS = [kind.__name__ for kind, _ in RECORDS]
 
@@ -111,3 +116,24 @@ def test_a_type_the_store_cannot_write_is_refused_when_the_codec_is_made() -> No
 
     with pytest.raises(TypeError, match="cannot encode"):
         Codec(Odd)
+
+
+def test_a_record_that_contains_itself_is_written_as_a_tree() -> None:
+    tree = Detail("tests", children=(Detail("unit", children=(Detail("ok", raw="1 passed"),)),))
+    codec = Codec(Detail)
+
+    document = codec.to_document(tree)
+
+    assert document["children"][0]["children"][0]["raw"] == "1 passed"
+    assert codec.from_document(document) == tree
+
+
+def test_step_ids_read_back_as_tuples_of_ints() -> None:
+    codec = Codec(StepRecord)
+    document = {"pipeline": "web", "build": 3, "step": [2, 1], "name": "test", "status": "success"}
+
+    record = codec.from_document(document)
+
+    assert record.step == (2, 1)
+    assert record.details == ()
+    assert record.values == {}

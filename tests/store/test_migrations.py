@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Engine, inspect, select, text
 from conveyor.domain.apps import AppDefinition, VersionInfo
 from conveyor.domain.backoff import LaunchDelay
 from conveyor.domain.clock import SystemClock
+from conveyor.domain.pipelines import PipelineDefinition
 from conveyor.store import migrations, schema
 from conveyor.store.migrations import (
     LATEST_VERSION,
@@ -27,7 +28,8 @@ APP = AppDefinition(id="/web", version=T0, version_info=VersionInfo(T0, T0), cmd
 
 
 def shape_of(engine: Engine) -> dict[str, object]:
-    """Tables, columns (name, type, nullable), primary keys, foreign keys and indexes."""
+    """Tables, columns (name, type, nullable), primary keys, foreign keys (with their ON DELETE)
+    and indexes."""
     inspector = inspect(engine)
     shape: dict[str, object] = {}
     for table in sorted(inspector.get_table_names()):
@@ -37,10 +39,15 @@ def shape_of(engine: Engine) -> dict[str, object]:
                 for column in inspector.get_columns(table)
             ],
             "primary_key": inspector.get_pk_constraint(table)["constrained_columns"],
-            "foreign_keys": [
-                (fk["constrained_columns"], fk["referred_table"], fk["referred_columns"])
+            "foreign_keys": sorted(
+                (
+                    fk["constrained_columns"],
+                    fk["referred_table"],
+                    fk["referred_columns"],
+                    fk["options"].get("ondelete"),
+                )
                 for fk in inspector.get_foreign_keys(table)
-            ],
+            ),
             "indexes": sorted(
                 (index["name"], tuple(index["column_names"]))
                 for index in inspector.get_indexes(table)
@@ -63,10 +70,15 @@ def declared_shape(engine: Engine) -> dict[str, object]:
                 for column in table.columns
             ],
             "primary_key": [column.name for column in table.primary_key.columns],
-            "foreign_keys": [
-                ([fk.parent.name], fk.column.table.name, [fk.column.name])
-                for fk in table.foreign_keys
-            ],
+            "foreign_keys": sorted(
+                (
+                    [element.parent.name for element in constraint.elements],
+                    constraint.referred_table.name,
+                    [element.column.name for element in constraint.elements],
+                    constraint.ondelete,
+                )
+                for constraint in table.foreign_key_constraints
+            ),
             "indexes": sorted(
                 (index.name, tuple(column.name for column in index.columns))
                 for index in table.indexes
@@ -103,6 +115,31 @@ def test_a_database_at_version_one_is_upgraded_and_keeps_its_data(store_url: str
             assert schema_version(connection) == LATEST_VERSION
             applied = connection.execute(select(schema.schema_versions.c.version)).scalars()
             assert sorted(applied) == list(range(1, LATEST_VERSION + 1))
+    finally:
+        store.close()
+
+
+def test_a_database_at_version_two_is_upgraded_and_keeps_its_data(store_url: str) -> None:
+    delay = LaunchDelay("/web", 1, 1.0, T0, T0, T0)
+    engine = open_engine(store_url)
+    assert upgrade(engine, clock=SystemClock(), target=2) == 2
+    old = SqlStore(engine)
+    with old.transaction() as tx:
+        tx.put_app(APP)
+        tx.put_launch_delay(delay)
+        tx.append_event("api_post_event", {"appId": "/web"}, at=T0)
+    old.close()
+
+    store = SqlStore.open(store_url)
+    try:
+        with store.transaction() as tx:
+            assert tx.get_app("/web") == APP
+            assert tx.get_launch_delay("/web") == delay
+            assert [event.type for event in tx.list_events()] == ["api_post_event"]
+            tx.put_pipeline(PipelineDefinition("web", "https://git.example.org/web.git"))
+            assert tx.next_build_number("web") == 1
+        with store.engine.connect() as connection:
+            assert schema_version(connection) == LATEST_VERSION
     finally:
         store.close()
 

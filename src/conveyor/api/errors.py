@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from fastapi.exceptions import RequestValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -45,3 +46,15 @@ async def conveyor_error_response(request: Request, error: Exception) -> Respons
     assert isinstance(error, ConveyorError)
     status, body = error_body(error)
     return FastJSONResponse(body, status_code=status)
+
+
+async def request_validation_response(request: Request, error: Exception) -> Response:
+    """FastAPI's body/query validation errors, in the same shape as every other 422: the field
+    as a path and the rule it broke."""
+    assert isinstance(error, RequestValidationError)
+    by_path: dict[str, list[str]] = defaultdict(list)
+    for item in error.errors():
+        location = [str(part) for part in item.get("loc", ()) if part not in ("body", "query")]
+        by_path["/" + "/".join(location)].append(str(item.get("msg", "invalid")))
+    details = [{"path": path, "errors": errors} for path, errors in by_path.items()]
+    return FastJSONResponse({"message": "Object is not valid", "details": details}, status_code=422)

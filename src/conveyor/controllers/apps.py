@@ -7,8 +7,6 @@ app to its instance count; instances whose app is gone are stopped.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections import defaultdict
 
@@ -60,19 +58,15 @@ class AppsController:
         self._deployments = DeploymentRunner(store, self.lifecycle, self._scaler, clock)
 
     async def run(self) -> None:
+        """Reattach, then reconcile on every wake-up. Task ends come in through
+        `on_task_exit` (see `TaskExitRouter`)."""
         await self.reattach()
-        follower = asyncio.create_task(self._follow_exits())
-        try:
-            while True:
-                try:
-                    await self.reconcile()
-                except Exception:
-                    log.exception("reconcile failed; retrying")
-                await self._wakeup.wait(self._interval)
-        finally:
-            follower.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await follower
+        while True:
+            try:
+                await self.reconcile()
+            except Exception:
+                log.exception("reconcile failed; retrying")
+            await self._wakeup.wait(self._interval)
 
     async def reattach(self) -> None:
         """Adopt the tasks of an earlier server; record those that ended meanwhile."""
@@ -97,13 +91,9 @@ class AppsController:
             message=message,
         )
 
-    async def _follow_exits(self) -> None:
-        async for end in self._engine.exits():
-            try:
-                self.lifecycle.record_exit(end)
-            except Exception:
-                log.exception("could not record the end of %s", end.task_id)
-            self._wakeup.ring()
+    def on_task_exit(self, end: TaskExit) -> None:
+        self.lifecycle.record_exit(end)
+        self._wakeup.ring()
 
     async def reconcile(self) -> None:
         with self._store.transaction() as tx:

@@ -167,3 +167,21 @@ class OutputLine:
     seq: int
     at: datetime
     text: str
+
+
+def pending_commands_key(pipeline: str, number: int) -> str:
+    """The store key of the commands waiting for a build's worker (release, kill)."""
+    return f"build.commands:{pipeline}:{number}"
+
+
+def worker_handle_key(pipeline: str, number: int) -> str:
+    """The store key of what the engine needs to find a build's worker after a restart."""
+    return f"build.worker:{pipeline}:{number}"
+
+
+def build_task_id(pipeline: str, number: int) -> str:
+    """The engine task id of a build's worker (`@` never appears in app task ids)."""
+    return f"build@{pipeline}.{number}"
+
+
+BUILD_TASK_PREFIX = "build@"

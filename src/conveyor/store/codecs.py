@@ -8,12 +8,14 @@ so a changed default in code never changes a stored definition. A field missing 
 document (written before the field existed) reads back as its default; an unknown key is ignored.
 
 The codec is derived once per class from its type hints, into plain closures, because reads of
-thousands of instances happen on every `GET /v2/apps`.
+thousands of instances happen on every `GET /v2/apps`. A record that contains itself (a tree of
+`Detail`s) refers to its own converter through a late-bound reference, made once.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -40,8 +42,8 @@ class Codec(Generic[T]):
     """Encodes one dataclass type to the store's JSON text and back."""
 
     def __init__(self, cls: type[T]) -> None:
-        self._to_json = _dataclass_encoder(cls)
-        self._from_json = _dataclass_decoder(cls)
+        self._to_json = _dataclass_converter(cls, encoding=True)
+        self._from_json = _dataclass_converter(cls, encoding=False)
 
     def to_document(self, value: T) -> dict[str, Any]:
         document: dict[str, Any] = self._to_json(value)
@@ -62,6 +64,35 @@ class Codec(Generic[T]):
 def _is_json_union(members: tuple[Any, ...]) -> bool:
     """`JsonValue` (and anything that admits lists or dicts of anything) passes unchanged."""
     return any(typing.get_origin(member) in (list, dict) for member in members)
+
+
+_made: dict[tuple[type[Any], bool], Convert] = {}
+"""The converters of each dataclass made so far, by (class, encoding)."""
+_making = threading.RLock()  # one thread makes converters at a time: none sees a half-made one
+
+
+def _dataclass_converter(cls: type[Any], *, encoding: bool) -> Convert:
+    """The (cached) converter of a dataclass. While it is being made, a field that holds the
+    same class again gets a late-bound reference to it, so recursive records end."""
+    key = (cls, encoding)
+    with _making:
+        made = _made.get(key)
+        if made is not None:
+            return made
+        finished: list[Convert] = []
+
+        def late_bound(value: Any) -> Any:
+            return finished[0](value)
+
+        _made[key] = late_bound
+        try:
+            convert = _dataclass_encoder(cls) if encoding else _dataclass_decoder(cls)
+        except BaseException:
+            del _made[key]
+            raise
+        finished.append(convert)
+        _made[key] = convert
+        return convert
 
 
 def _dataclass_encoder(cls: type[Any]) -> Convert:
@@ -136,7 +167,7 @@ def _converter(hint: Any, *, encoding: bool) -> Convert | None:
     if isinstance(hint, type) and issubclass(hint, Enum):
         return _enum_value if encoding else _enum_member(hint)
     if isinstance(hint, type) and is_dataclass(hint):
-        return _dataclass_encoder(hint) if encoding else _dataclass_decoder(hint)
+        return _dataclass_converter(hint, encoding=encoding)
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
         return _union_converter(typing.get_args(hint), encoding=encoding)

@@ -24,8 +24,10 @@ from sqlalchemy import (
     Connection,
     Engine,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Table,
     Text,
@@ -131,9 +133,75 @@ def _create_launch_queue_tables(connection: Connection) -> None:
     metadata.create_all(connection, checkfirst=False)
 
 
+def _create_pipeline_tables(connection: Connection) -> None:
+    metadata = MetaData()
+    Table(
+        "pipelines",
+        metadata,
+        Column("name", Text, primary_key=True),
+        Column("document", Text, nullable=False),
+    )
+    Table(
+        "build_counters",
+        metadata,
+        Column("pipeline", Text, primary_key=True),
+        Column("last_number", BigInteger, nullable=False),
+    )
+    builds = Table(
+        "builds",
+        metadata,
+        Column(
+            "pipeline", Text, ForeignKey("pipelines.name", ondelete="CASCADE"), primary_key=True
+        ),
+        Column("number", BigInteger, primary_key=True, autoincrement=False),
+        Column("created_at", BigInteger, nullable=False),
+        Column("ended_at", BigInteger),
+        Column("document", Text, nullable=False),
+        Index("ix_builds_ended", "pipeline", "ended_at"),
+    )
+    unfinished = builds.c.ended_at.is_(None)
+    Index(
+        "ix_builds_unfinished",
+        builds.c.created_at,
+        builds.c.pipeline,
+        builds.c.number,
+        sqlite_where=unfinished,
+        postgresql_where=unfinished,
+    )
+    Table(
+        "build_steps",
+        metadata,
+        Column("pipeline", Text, primary_key=True),
+        Column("number", BigInteger, primary_key=True, autoincrement=False),
+        Column("step_key", Text, primary_key=True),
+        Column("document", Text, nullable=False),
+        _of_build(),
+    )
+    Table(
+        "step_output",
+        metadata,
+        Column("pipeline", Text, primary_key=True),
+        Column("number", BigInteger, primary_key=True, autoincrement=False),
+        Column("step_key", Text, primary_key=True),
+        Column("seq", BigInteger, primary_key=True, autoincrement=False),
+        Column("at", BigInteger, nullable=False),
+        Column("text", LargeBinary, nullable=False),
+        _of_build(),
+        sqlite_with_rowid=False,
+    )
+    metadata.create_all(connection, checkfirst=False)
+
+
+def _of_build() -> ForeignKeyConstraint:
+    return ForeignKeyConstraint(
+        ("pipeline", "number"), ("builds.pipeline", "builds.number"), ondelete="CASCADE"
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "apps, versions, groups, deployments, instances, events", _create_initial_tables),
     Migration(2, "launch queue: launch delays and last task failures", _create_launch_queue_tables),
+    Migration(3, "pipelines, builds, build steps and step output", _create_pipeline_tables),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

@@ -19,11 +19,13 @@ from typing import Protocol
 
 from conveyor.domain.apps import AppDefinition
 from conveyor.domain.backoff import LaunchDelay
+from conveyor.domain.builds import Build, OutputLine, StepId, StepRecord
 from conveyor.domain.deployments import Deployment
 from conveyor.domain.documents import JsonObject, JsonValue
 from conveyor.domain.events import Event
 from conveyor.domain.groups import Group
 from conveyor.domain.instances import Instance, TaskFailure
+from conveyor.domain.pipelines import PipelineDefinition
 
 MAX_APP_VERSIONS = 50
 
@@ -80,6 +82,60 @@ class Transaction(Protocol):
     # events, in append order; ids increase
     def append_event(self, event_type: str, payload: JsonObject, *, at: datetime) -> int: ...
     def list_events(self, *, after: int = 0, limit: int = 1000) -> list[Event]: ...
+
+    # pipelines, their builds, steps and output
+    def get_pipeline(self, name: str) -> PipelineDefinition | None: ...
+    def list_pipelines(self) -> list[PipelineDefinition]:
+        """By name."""
+        ...
+
+    def put_pipeline(self, pipeline: PipelineDefinition) -> None: ...
+    def delete_pipeline(self, name: str) -> None:
+        """Forget the pipeline with all its builds, steps and output."""
+        ...
+
+    def next_build_number(self, pipeline: str) -> int:
+        """The number the next build of `pipeline` gets: 1, 2, ... never reused, even after
+        builds are pruned or the pipeline is re-registered."""
+        ...
+
+    def put_build(self, build: Build) -> None: ...
+    def get_build(self, pipeline: str, number: int) -> Build | None: ...
+    def list_builds(
+        self, pipeline: str, *, before: int | None = None, limit: int = 50
+    ) -> list[Build]:
+        """Newest first; `before` pages: builds numbered below it."""
+        ...
+
+    def list_unfinished_builds(self) -> list[Build]:
+        """Builds of every pipeline that are queued, running or waiting; oldest first."""
+        ...
+
+    def prune_builds(
+        self, pipeline: str, *, keep: int | None, finished_before: datetime | None
+    ) -> list[int]:
+        """Delete finished builds beyond the newest `keep` and those finished before
+        `finished_before`, with their steps and output; returns their numbers. Unfinished
+        builds are never pruned."""
+        ...
+
+    def put_step(self, step: StepRecord) -> None: ...
+    def get_step(self, pipeline: str, number: int, step: StepId) -> StepRecord | None: ...
+    def list_steps(self, pipeline: str, number: int) -> list[StepRecord]:
+        """In step order: (1,), (2,), (2, 1), (2, 2), (3,) ..."""
+        ...
+
+    def append_output(
+        self, pipeline: str, number: int, step: StepId, lines: Sequence[OutputLine]
+    ) -> None:
+        """Store lines; a line whose `seq` is already stored for that step is ignored."""
+        ...
+
+    def list_output(
+        self, pipeline: str, number: int, step: StepId, *, after: int = 0, limit: int = 1000
+    ) -> list[OutputLine]:
+        """Lines with `seq` above `after`, in order, at most `limit`."""
+        ...
 
     # small settings and facts (leader, schema notes, counters)
     def get_value(self, key: str) -> JsonValue: ...

@@ -1,16 +1,16 @@
 """`SqlTransaction`: every read and write of the Store port, as SQLAlchemy Core statements on one
-connection inside one database transaction (`SqlStore.transaction` begins and ends it)."""
+connection inside one database transaction (`SqlStore.transaction` begins and ends it).
+
+Apps, groups, deployments, instances, the launch queue, events and settings are here; pipelines,
+builds, steps and output in `build_records.py`, which this class is made of too."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Connection, Executable, Table, delete, select, text
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, delete, select, text
 
 from conveyor.domain.apps import AppDefinition
 from conveyor.domain.backoff import LaunchDelay
@@ -20,6 +20,7 @@ from conveyor.domain.events import Event
 from conveyor.domain.groups import Group
 from conveyor.domain.instances import Instance, TaskFailure
 from conveyor.store import schema
+from conveyor.store.build_records import BuildRecords
 from conveyor.store.codecs import Codec
 from conveyor.store.decoded import DecodedCache, document_digest, read_listed, read_one
 from conveyor.store.protocol import MAX_APP_VERSIONS, Transaction
@@ -47,14 +48,13 @@ class DecodedRecords:
     instances: DecodedCache[Instance] = field(default_factory=DecodedCache)
 
 
-class SqlTransaction(Transaction):
+class SqlTransaction(BuildRecords, Transaction):
     """One open transaction. Not shared between threads; `SqlStore` commits or rolls it back."""
 
     def __init__(self, connection: Connection, decoded: DecodedRecords) -> None:
-        self._connection = connection
+        super().__init__(connection)
         self._apps = decoded.apps
         self._instances = decoded.instances
-        self._postgres = connection.dialect.name == "postgresql"
         self.appended: list[Event] = []
 
     # apps
@@ -260,18 +260,3 @@ class SqlTransaction(Transaction):
 
     def put_value(self, key: str, value: JsonValue) -> None:
         self._upsert(schema.settings, {"key": key, "value": _dumps(value)})
-
-    # statements shared by the record kinds above
-
-    def _scalar(self, query: Executable) -> Any:
-        return self._connection.execute(query).scalar_one_or_none()
-
-    def _delete(self, table: Table, column: Any, key: str) -> None:
-        self._connection.execute(delete(table).where(column == key))
-
-    def _upsert(self, table: Table, values: Mapping[str, Any]) -> None:
-        keys = [column.name for column in table.primary_key.columns]
-        insert = postgresql.insert(table) if self._postgres else sqlite.insert(table)
-        statement = insert.values(dict(values))
-        changes = {name: statement.excluded[name] for name in values if name not in keys}
-        self._connection.execute(statement.on_conflict_do_update(index_elements=keys, set_=changes))

@@ -1,0 +1,348 @@
+"""The native API for pipelines and builds (`/api/pipelines/...`): register pipelines, trigger,
+list and inspect builds, read step output (live too), retrigger, kill, release manual steps,
+and the endpoint build workers report to."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+from collections.abc import AsyncIterator, Iterator
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from conveyor.api.builds import add_command, request_build
+from conveyor.api.context import context_of, read_json
+from conveyor.api.pipeline_models import (
+    BuildDetail,
+    BuildPage,
+    PipelineIn,
+    PipelineOut,
+    ReleaseIn,
+    RetriggerIn,
+    TriggerIn,
+    build_detail,
+    build_summary,
+    pipeline_out,
+)
+from conveyor.api.responses import FastJSONResponse
+from conveyor.domain.build_reports import (
+    KillBuild,
+    KillStep,
+    ReleaseStep,
+    command_to_json,
+    reports_from_json,
+)
+from conveyor.domain.builds import (
+    Build,
+    Retriggered,
+    StepId,
+    StepStatus,
+    Trigger,
+    TriggerKind,
+    parse_step_id,
+)
+from conveyor.domain.clock import format_timestamp
+from conveyor.domain.errors import Conflict, Invalid, NotFound, Violation
+from conveyor.domain.manual_triggers import resolve_parameters
+from conveyor.domain.pipelines import PipelineDefinition, check_pipeline
+from conveyor.store import Transaction
+
+router = APIRouter(prefix="/api/pipelines", tags=["pipelines"])
+
+OUTPUT_PAGE = 1000
+FOLLOW_POLL_SECONDS = 0.1
+
+
+def _pipeline(tx: Transaction, name: str) -> PipelineDefinition:
+    pipeline = tx.get_pipeline(name)
+    if pipeline is None:
+        raise NotFound(f"Pipeline '{name}' does not exist")
+    return pipeline
+
+
+def _build(tx: Transaction, name: str, number: int) -> Build:
+    _pipeline(tx, name)
+    build = tx.get_build(name, number)
+    if build is None:
+        raise NotFound(f"Build {name} #{number} does not exist")
+    return build
+
+
+def _step_id(text: str) -> StepId:
+    try:
+        return parse_step_id(text)
+    except ValueError as error:
+        raise Invalid([Violation("/step", "expected a step id such as '3' or '2.1'")]) from error
+
+
+def _last_build(tx: Transaction, name: str) -> Build | None:
+    builds = tx.list_builds(name, limit=1)
+    return builds[0] if builds else None
+
+
+@router.post("", status_code=201, response_model=PipelineOut, summary="Register a pipeline")
+async def register_pipeline(request: Request, body: PipelineIn) -> PipelineOut:
+    context = context_of(request)
+    pipeline = check_pipeline(body.definition(context.clock.now()))
+    with context.store.transaction() as tx:
+        if tx.get_pipeline(pipeline.name) is not None:
+            raise Conflict(f"Pipeline '{pipeline.name}' already exists; PUT changes it")
+        tx.put_pipeline(pipeline)
+    context.control.wake()
+    return pipeline_out(pipeline, None)
+
+
+@router.put("/{name}", response_model=PipelineOut, summary="Register or change a pipeline")
+async def put_pipeline(request: Request, name: str, body: PipelineIn) -> PipelineOut:
+    context = context_of(request)
+    if body.name != name:
+        raise Invalid([Violation("/name", "must match the name in the path")])
+    pipeline = check_pipeline(body.definition(context.clock.now()))
+    with context.store.transaction() as tx:
+        tx.put_pipeline(pipeline)
+        last = _last_build(tx, name)
+    context.control.wake()
+    return pipeline_out(pipeline, last)
+
+
+@router.get("", response_model=list[PipelineOut], summary="Every pipeline, with its last build")
+async def list_pipelines(request: Request) -> list[PipelineOut]:
+    with context_of(request).store.transaction() as tx:
+        return [pipeline_out(p, _last_build(tx, p.name)) for p in tx.list_pipelines()]
+
+
+@router.get("/{name}", response_model=PipelineOut, summary="One pipeline")
+async def get_pipeline(request: Request, name: str) -> PipelineOut:
+    with context_of(request).store.transaction() as tx:
+        return pipeline_out(_pipeline(tx, name), _last_build(tx, name))
+
+
+@router.delete("/{name}", status_code=204, summary="Forget a pipeline and its history")
+async def delete_pipeline(request: Request, name: str) -> Response:
+    with context_of(request).store.transaction() as tx:
+        _pipeline(tx, name)
+        running = [b.number for b in tx.list_unfinished_builds() if b.pipeline == name]
+        if running:
+            raise Conflict(f"Pipeline '{name}' has unfinished builds {running}; kill them first")
+        tx.delete_pipeline(name)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/{name}/builds", status_code=201, response_model=BuildDetail, summary="Trigger a build"
+)
+async def trigger_build(request: Request, name: str, body: TriggerIn) -> BuildDetail:
+    context = context_of(request)
+    trigger = Trigger(
+        kind=TriggerKind.MANUAL, by=body.by, commit=body.commit, parameters=body.parameters
+    )
+    with context.store.transaction() as tx:
+        build = request_build(tx, _pipeline(tx, name), trigger=trigger, now=context.clock.now())
+    context.control.wake()
+    assert build is not None  # manual builds are never deduplicated
+    return build_detail(build, [])
+
+
+@router.get("/{name}/builds", response_model=BuildPage, summary="Builds, newest first")
+async def list_builds(
+    request: Request,
+    name: str,
+    limit: Annotated[int, Query(ge=1, le=500)] = 20,
+    before: Annotated[int | None, Query(ge=1, description="Only builds numbered below")] = None,
+) -> BuildPage:
+    with context_of(request).store.transaction() as tx:
+        _pipeline(tx, name)
+        builds = tx.list_builds(name, before=before, limit=limit)
+    next_before = builds[-1].number if len(builds) == limit else None
+    return BuildPage(builds=[build_summary(b) for b in builds], next_before=next_before)
+
+
+@router.get(
+    "/{name}/builds/{number}", response_model=BuildDetail, summary="A build with its step tree"
+)
+async def get_build(request: Request, name: str, number: int) -> BuildDetail:
+    with context_of(request).store.transaction() as tx:
+        build = _build(tx, name, number)
+        steps = tx.list_steps(name, number)
+    return build_detail(build, steps)
+
+
+def _output_pages(request: Request, name: str, number: int, step: StepId) -> Iterator[bytes]:
+    store = context_of(request).store
+    after = 0
+    while True:
+        with store.transaction() as tx:
+            lines = tx.list_output(name, number, step, after=after, limit=OUTPUT_PAGE)
+        if not lines:
+            return
+        after = lines[-1].seq
+        yield "".join(line.text + "\n" for line in lines).encode()
+
+
+async def _follow_output(
+    request: Request, name: str, number: int, step: StepId
+) -> AsyncIterator[bytes]:
+    """SSE: every stored line (event `line`, id = its number, data = {at, text}), then new lines
+    as they arrive; event `end` once the step is over and everything is sent."""
+    store = context_of(request).store
+    after = 0
+    while not await request.is_disconnected():
+        with store.transaction() as tx:
+            lines = tx.list_output(name, number, step, after=after, limit=OUTPUT_PAGE)
+            record = tx.get_step(name, number, step) if not lines else None
+        for line in lines:
+            data = json.dumps({"at": format_timestamp(line.at), "text": line.text})
+            yield f"event: line\nid: {line.seq}\ndata: {data}\n\n".encode()
+            after = line.seq
+        if lines:
+            continue
+        if record is not None and record.status.is_final:
+            yield b"event: end\ndata: {}\n\n"
+            return
+        yield b": waiting\n\n"
+        await asyncio.sleep(FOLLOW_POLL_SECONDS)
+
+
+@router.get(
+    "/{name}/builds/{number}/steps/{step}/output",
+    summary="A step's output",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "Text, one line per output line, or with `Accept: text/event-stream` "
+            "a live stream that starts with what is already stored.",
+            "content": {"text/plain": {}, "text/event-stream": {}},
+        }
+    },
+)
+async def step_output(request: Request, name: str, number: int, step: str) -> Response:
+    step_id = _step_id(step)
+    with context_of(request).store.transaction() as tx:
+        _build(tx, name, number)
+        if tx.get_step(name, number, step_id) is None:
+            raise NotFound(f"Build {name} #{number} has no step {step}")
+    if "text/event-stream" in request.headers.get("accept", ""):
+        return StreamingResponse(
+            _follow_output(request, name, number, step_id),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache"},
+        )
+    return StreamingResponse(
+        _output_pages(request, name, number, step_id), media_type="text/plain; charset=utf-8"
+    )
+
+
+@router.post(
+    "/{name}/builds/{number}/retrigger",
+    status_code=201,
+    response_model=BuildDetail,
+    summary="Run a build again from one of its steps",
+)
+async def retrigger(request: Request, name: str, number: int, body: RetriggerIn) -> BuildDetail:
+    context = context_of(request)
+    step = _step_id(body.step)
+    with context.store.transaction() as tx:
+        original = _build(tx, name, number)
+        if not original.status.is_final:
+            raise Conflict(f"Build {name} #{number} has not ended yet")
+        if tx.get_step(name, number, step) is None:
+            raise Invalid([Violation("/step", f"build #{number} has no step {body.step}")])
+        trigger = Trigger(
+            kind=TriggerKind.RETRIGGER,
+            by=body.by,
+            commit=original.commit,
+            parameters=original.trigger.parameters,
+        )
+        build = request_build(
+            tx,
+            _pipeline(tx, name),
+            trigger=trigger,
+            now=context.clock.now(),
+            retriggered=Retriggered(number=number, step=step),
+        )
+        assert build is not None
+    context.control.wake()
+    return build_detail(build, [])
+
+
+@router.post("/{name}/builds/{number}/kill", status_code=202, summary="Kill a build")
+async def kill_build(request: Request, name: str, number: int) -> Response:
+    context = context_of(request)
+    with context.store.transaction() as tx:
+        build = _build(tx, name, number)
+        if build.status.is_final:
+            raise Conflict(f"Build {name} #{number} has already ended ({build.status.value})")
+        add_command(tx, build, KillBuild(reason="killed through the API"))
+    context.control.wake()
+    return Response(status_code=202)
+
+
+def _running_step(tx: Transaction, build: Build, step: StepId, text: str) -> StepStatus:
+    record = tx.get_step(build.pipeline, build.number, step)
+    if record is None:
+        raise NotFound(f"Build {build.pipeline} #{build.number} has no step {text}")
+    return record.status
+
+
+@router.post("/{name}/builds/{number}/steps/{step}/kill", status_code=202, summary="Kill a step")
+async def kill_step(request: Request, name: str, number: int, step: str) -> Response:
+    context = context_of(request)
+    step_id = _step_id(step)
+    with context.store.transaction() as tx:
+        build = _build(tx, name, number)
+        status = _running_step(tx, build, step_id, step)
+        if status.is_final or build.status.is_final:
+            raise Conflict(f"Step {step} of build #{number} has already ended")
+        add_command(tx, build, KillStep(step=step_id))
+    context.control.wake()
+    return Response(status_code=202)
+
+
+@router.post(
+    "/{name}/builds/{number}/steps/{step}/release",
+    summary="Release a manual trigger that waits",
+)
+async def release_step(
+    request: Request, name: str, number: int, step: str, body: ReleaseIn
+) -> FastJSONResponse:
+    context = context_of(request)
+    step_id = _step_id(step)
+    with context.store.transaction() as tx:
+        build = _build(tx, name, number)
+        record = tx.get_step(name, number, step_id)
+        if record is None or record.manual is None:
+            raise NotFound(f"Build {name} #{number} has no manual step {step}")
+        if record.status is not StepStatus.WAITING:
+            raise Conflict(f"Step {step} is not waiting (it is {record.status.value})")
+        parameters = resolve_parameters(record.manual.parameters, body.parameters)
+        add_command(tx, build, ReleaseStep(step=step_id, by=body.by, parameters=parameters))
+    context.control.wake()
+    return FastJSONResponse({"released": step, "by": body.by, "parameters": parameters})
+
+
+@router.post(
+    "/{name}/builds/{number}/reports",
+    summary="Where a build's worker reports (not for people)",
+    description="Body: a JSON list of numbered reports; answer: the last applied number and "
+    "the commands waiting for the worker. Needs the build's token as a bearer token.",
+)
+async def receive_reports(request: Request, name: str, number: int) -> FastJSONResponse:
+    context = context_of(request)
+    with context.store.transaction() as tx:
+        build = tx.get_build(name, number)
+    token = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+    if (
+        build is None
+        or not build.worker_token
+        or not hmac.compare_digest(token, build.worker_token)
+    ):
+        return FastJSONResponse({"message": "unknown build or wrong token"}, status_code=403)
+    reports = reports_from_json(await read_json(request))
+    applied, commands = context.control.ingest_reports(name, number, reports)
+    return FastJSONResponse(
+        {"applied": applied, "commands": [command_to_json(c) for c in commands]}
+    )

@@ -1,0 +1,238 @@
+"""The git watcher: polls each pipeline's branch for new commits, the fallback when no webhook
+arrives and the catch-up after a restart.
+
+Every pipeline is checked once when the watcher starts; after that, every `poll_seconds` (never,
+when None; a failed startup check is retried every minute until one succeeds). A check asks the
+repository for the branch's head (`git ls-remote`); when it differs from the last commit seen
+for the pipeline's branch (the store value `seen_commit_key`, shared with the webhook route), it
+fetches the branch into a bare mirror under `<data_dir>/git-mirrors/` and requests a build of
+each commit since the seen one, oldest first, at most the newest `MAX_COMMITS`: pushes made
+while the server was down are built after it restarts, each once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import os
+import signal
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+
+from conveyor.controllers.wakeup import Wakeup
+from conveyor.domain.builds import Build, Trigger, TriggerKind
+from conveyor.domain.clock import Clock
+from conveyor.domain.pipelines import PipelineDefinition
+from conveyor.domain.webhooks import seen_commit_key
+from conveyor.store import Store, Transaction
+
+log = logging.getLogger(__name__)
+
+GIT_TIMEOUT_SECONDS = 30.0
+MAX_COMMITS = 20
+RETRY_SECONDS = 60.0
+MIRRORS_DIR = "git-mirrors"
+
+WatchKey = tuple[str, str, str, int | None]
+"""What a check depends on: name, repository, branch, poll_seconds."""
+
+
+class RequestBuild(Protocol):
+    """`conveyor.api.builds.request_build`, injected: controllers do not import the api."""
+
+    def __call__(
+        self, tx: Transaction, pipeline: PipelineDefinition, *, trigger: Trigger, now: datetime
+    ) -> Build | None: ...
+
+
+class GitError(Exception):
+    """A git command failed or took longer than `GIT_TIMEOUT_SECONDS`."""
+
+
+class GitWatcher:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        wakeup: Wakeup,
+        *,
+        request_build: RequestBuild,
+        data_dir: Path,
+        tick_seconds: float = 1.0,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._wakeup = wakeup
+        self._request_build = request_build
+        self._mirrors = data_dir / MIRRORS_DIR
+        self._tick_seconds = tick_seconds
+        self._due: dict[WatchKey, float | None] = {}
+        """Monotonic time of each pipeline's next check; None: never."""
+        self._checks: dict[WatchKey, asyncio.Task[None]] = {}
+        self._mirror_locks: dict[Path, asyncio.Lock] = {}
+        self._started = False
+
+    async def run(self) -> None:
+        try:
+            while True:
+                try:
+                    self._start_due_checks()
+                except Exception:
+                    log.exception("git watcher pass failed; retrying")
+                await asyncio.sleep(self._tick_seconds)
+        finally:
+            for task in self._checks.values():
+                task.cancel()
+            for task in list(self._checks.values()):
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    def _start_due_checks(self) -> None:
+        with self._store.transaction() as tx:
+            pipelines = tx.list_pipelines()
+        now = self._clock.monotonic()
+        due: dict[WatchKey, float | None] = {}
+        for pipeline in pipelines:
+            key = (pipeline.name, pipeline.repository, pipeline.branch, pipeline.poll_seconds)
+            first = now if not self._started or pipeline.poll_seconds else None
+            due[key] = self._due.get(key, first)
+            moment = due[key]
+            if moment is not None and moment <= now and key not in self._checks:
+                self._checks[key] = asyncio.create_task(self._check_and_reschedule(pipeline, key))
+        self._due = due
+        self._started = True
+
+    async def _check_and_reschedule(self, pipeline: PipelineDefinition, key: WatchKey) -> None:
+        succeeded = False
+        try:
+            await self.check(pipeline)
+            succeeded = True
+        except GitError as error:
+            log.warning(
+                "pipeline %s: cannot read %s: %s", pipeline.name, pipeline.repository, error
+            )
+        except Exception:
+            log.exception("pipeline %s: checking for new commits failed", pipeline.name)
+        finally:
+            self._checks.pop(key, None)
+            if key in self._due:
+                self._due[key] = self._next_check(pipeline, succeeded=succeeded)
+
+    def _next_check(self, pipeline: PipelineDefinition, *, succeeded: bool) -> float | None:
+        now = self._clock.monotonic()
+        if pipeline.poll_seconds is not None:
+            return now + pipeline.poll_seconds
+        return None if succeeded else now + RETRY_SECONDS
+
+    async def check(self, pipeline: PipelineDefinition) -> list[Build]:
+        """Request builds of the commits on the pipeline's branch since the last seen one;
+        the builds queued (commits already built or queued are left out)."""
+        head = await branch_head(pipeline.repository, pipeline.branch)
+        seen = self._seen_commit(pipeline)
+        if head is None or head == seen:
+            return []
+        mirror = self._mirrors / (hashlib.sha256(pipeline.repository.encode()).hexdigest()[:24])
+        async with self._mirror_locks.setdefault(mirror, asyncio.Lock()):
+            commits = await new_commits(mirror, pipeline.repository, pipeline.branch, seen, head)
+        builds = self._request_builds(pipeline, commits, seen=seen)
+        if builds:
+            self._wakeup.ring()
+        return builds
+
+    def _seen_commit(self, pipeline: PipelineDefinition) -> str | None:
+        with self._store.transaction() as tx:
+            seen = tx.get_value(seen_commit_key(pipeline.name, pipeline.branch))
+        return seen if isinstance(seen, str) else None
+
+    def _request_builds(
+        self, pipeline: PipelineDefinition, commits: list[str], *, seen: str | None
+    ) -> list[Build]:
+        """In one transaction, and only when nothing moved since the check began: a webhook
+        that requested a newer commit meanwhile wins, the next check starts from it."""
+        key = seen_commit_key(pipeline.name, pipeline.branch)
+        ref = f"refs/heads/{pipeline.branch}"
+        builds: list[Build] = []
+        with self._store.transaction() as tx:
+            if tx.get_value(key) != seen or tx.get_pipeline(pipeline.name) != pipeline:
+                return []
+            for commit in commits:
+                trigger = Trigger(kind=TriggerKind.POLL, by="poller", commit=commit, ref=ref)
+                build = self._request_build(tx, pipeline, trigger=trigger, now=self._clock.now())
+                tx.put_value(key, commit)
+                if build is not None:
+                    builds.append(build)
+        return builds
+
+
+async def branch_head(repository: str, branch: str) -> str | None:
+    """The commit `branch` points to in `repository` (a URL or a local path); None when the
+    repository has no such branch."""
+    ref = f"refs/heads/{branch}"
+    output = await run_git("ls-remote", _repository_argument(repository), ref)
+    for line in output.splitlines():
+        sha, _, name = line.partition("\t")
+        if name == ref:
+            return sha
+    return None
+
+
+async def new_commits(
+    mirror: Path, repository: str, branch: str, seen: str | None, head: str
+) -> list[str]:
+    """The first-parent commits after `seen` up to `head`, oldest first, at most the newest
+    MAX_COMMITS; just `head` when `seen` is None or unknown to the repository."""
+    if seen is None:
+        return [head]
+    if not mirror.exists():
+        mirror.parent.mkdir(parents=True, exist_ok=True)
+        await run_git("init", "--bare", "--quiet", str(mirror))
+    git_dir = f"--git-dir={mirror}"
+    refspec = f"+refs/heads/{branch}:refs/heads/{branch}"
+    await run_git(
+        git_dir, "fetch", "--quiet", "--no-tags", _repository_argument(repository), refspec
+    )
+    try:
+        await run_git(git_dir, "cat-file", "-e", f"{seen}^{{commit}}")
+    except GitError:
+        return [head]
+    since = ("--first-parent", "--reverse", f"--max-count={MAX_COMMITS}", f"{seen}..{head}")
+    listed = await run_git(git_dir, "rev-list", *since)
+    return listed.split()[-MAX_COMMITS:] or [head]
+
+
+def _repository_argument(repository: str) -> str:
+    if repository.startswith("-"):
+        raise GitError(f"refusing repository {repository!r}: it reads as an option")
+    return repository
+
+
+async def run_git(*args: str) -> str:
+    """Run git without a terminal to prompt on; its output, or GitError."""
+    command = next((arg for arg in args if not arg.startswith("-")), "")
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}
+    env.setdefault("GIT_SSH_COMMAND", "ssh -o BatchMode=yes")
+    process = await asyncio.create_subprocess_exec(
+        "git",
+        *args,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+        start_new_session=True,
+    )
+    try:
+        stdout, stderr = await asyncio.wait_for(process.communicate(), GIT_TIMEOUT_SECONDS)
+    except TimeoutError as error:
+        raise GitError(f"git {command} took longer than {GIT_TIMEOUT_SECONDS:.0f} s") from error
+    finally:
+        if process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            await process.wait()
+    if process.returncode != 0:
+        message = stderr.decode(errors="replace").strip().splitlines()
+        raise GitError(f"git {command} failed: {message[-1] if message else process.returncode}")
+    return stdout.decode()

@@ -1,0 +1,1 @@
+"""Reporters: `spool` (the worker's, shipped to the server) and `memory` (in-process)."""

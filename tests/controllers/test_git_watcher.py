@@ -1,0 +1,256 @@
+"""The git watcher against real git repositories in temp dirs and a real SQLite store; only the
+clock that decides when a pipeline is due is faked."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from conveyor.api.builds import request_build
+from conveyor.controllers.git_watcher import MAX_COMMITS, GitWatcher, branch_head
+from conveyor.controllers.wakeup import Wakeup
+from conveyor.domain.builds import Build, Trigger, TriggerKind
+from conveyor.domain.pipelines import PipelineDefinition
+from conveyor.domain.webhooks import seen_commit_key
+from conveyor.store import Transaction
+from conveyor.store.sql import SqlStore
+from tests.support.gitrepos import Repo, git
+
+TICK = 0.01
+
+
+class SteppedClock:
+    """Wall time is real; the monotonic time that decides when a pipeline is due only moves
+    when the test says so."""
+
+    def __init__(self) -> None:
+        self.seconds = 1000.0
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def monotonic(self) -> float:
+        return self.seconds
+
+    def advance(self, seconds: float) -> None:
+        self.seconds += seconds
+
+
+@dataclass
+class BuildRequests:
+    """The real `request_build`, with every request it got written down."""
+
+    triggers: list[tuple[str, Trigger]] = field(default_factory=list)
+
+    def __call__(
+        self, tx: Transaction, pipeline: PipelineDefinition, *, trigger: Trigger, now: datetime
+    ) -> Build | None:
+        self.triggers.append((pipeline.name, trigger))
+        return request_build(tx, pipeline, trigger=trigger, now=now)
+
+    def commits(self, pipeline: str) -> list[str | None]:
+        return [trigger.commit for name, trigger in self.triggers if name == pipeline]
+
+
+class Scene:
+    """A repository with one commit, a store, the clock and the requests the watchers make;
+    `watcher()` is a watcher as a freshly started server has one (same data dir and store)."""
+
+    def __init__(self, tmp_path: Path, store: SqlStore) -> None:
+        self.store = store
+        self.clock = SteppedClock()
+        self.requests = BuildRequests()
+        self.data_dir = tmp_path / "data"
+        self.repo = Repo(tmp_path / "service")
+        self.repo.commit({"README": "one"}, "first")
+
+    def watcher(self) -> GitWatcher:
+        return GitWatcher(
+            self.store,
+            self.clock,
+            Wakeup(),
+            request_build=self.requests,
+            data_dir=self.data_dir,
+            tick_seconds=TICK,
+        )
+
+    def register(
+        self, name: str, repository: str | None = None, *, poll_seconds: int | None = 60
+    ) -> PipelineDefinition:
+        pipeline = PipelineDefinition(
+            name=name, repository=repository or str(self.repo.path), poll_seconds=poll_seconds
+        )
+        with self.store.transaction() as tx:
+            tx.put_pipeline(pipeline)
+            stored = tx.get_pipeline(name)
+        assert stored is not None
+        return stored
+
+    def commit(self, text: str) -> str:
+        self.repo.commit({"README": text}, text)
+        return self.head()
+
+    def head(self) -> str:
+        return git(self.repo.path, "rev-parse", "HEAD")
+
+    def requested(self, pipeline: str = "service") -> list[str | None]:
+        return self.requests.commits(pipeline)
+
+    def built(self, pipeline: str = "service") -> list[str | None]:
+        with self.store.transaction() as tx:
+            return [build.commit for build in reversed(tx.list_builds(pipeline))]
+
+
+@pytest.fixture
+def scene(tmp_path: Path) -> Iterator[Scene]:
+    store = SqlStore.open(f"sqlite:///{tmp_path}/db.sqlite")
+    yield Scene(tmp_path, store)
+    store.close()
+
+
+@asynccontextmanager
+async def running(watcher: GitWatcher) -> AsyncIterator[asyncio.Task[None]]:
+    task = asyncio.create_task(watcher.run())
+    try:
+        yield task
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+
+async def eventually(condition: Callable[[], bool], *, timeout: float = 20.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
+        await asyncio.sleep(TICK)
+
+
+async def a_few_passes() -> None:
+    """Long enough for the loop to start any check that is due, and for a local one to end."""
+    await asyncio.sleep(0.5)
+
+
+def test_a_new_commit_is_requested_once(scene: Scene) -> None:
+    first = scene.head()
+    scene.register("service", poll_seconds=60)
+
+    async def scenario() -> str:
+        async with running(scene.watcher()):
+            await eventually(lambda: scene.requested() == [first])
+            second = scene.commit("second")
+            await a_few_passes()
+            assert scene.requested() == [first], "polled before poll_seconds passed"
+            scene.clock.advance(60)
+            await eventually(lambda: scene.requested() == [first, second])
+            for _ in range(2):
+                scene.clock.advance(60)
+                await a_few_passes()
+        return second
+
+    second = asyncio.run(scenario())
+    assert scene.requested() == [first, second]
+    assert scene.built() == [first, second]
+    trigger = scene.requests.triggers[-1][1]
+    assert (trigger.kind, trigger.by, trigger.ref) == (
+        TriggerKind.POLL,
+        "poller",
+        "refs/heads/main",
+    )
+
+
+@pytest.mark.parametrize("as_url", [False, True], ids=["path", "file-url"])
+def test_commits_pushed_while_the_server_was_down_are_requested_in_order_each_once(
+    scene: Scene, as_url: bool
+) -> None:
+    repository = scene.repo.path.as_uri() if as_url else str(scene.repo.path)
+    pipeline = scene.register("service", repository, poll_seconds=None)
+    first = scene.head()
+
+    async def scenario() -> list[str]:
+        assert [build.commit for build in await scene.watcher().check(pipeline)] == [first]
+        down = [scene.commit(f"while down {n}") for n in range(3)]
+        restarted = scene.watcher()
+        async with running(restarted):
+            await eventually(lambda: len(scene.requested()) == 4)
+            await a_few_passes()
+        assert await restarted.check(pipeline) == []
+        return down
+
+    down = asyncio.run(scenario())
+    assert scene.requested() == [first, *down]
+    assert scene.built() == [first, *down]
+
+
+def test_only_the_newest_commits_are_requested_after_a_long_absence(scene: Scene) -> None:
+    pipeline = scene.register("service")
+
+    async def scenario() -> list[str]:
+        await scene.watcher().check(pipeline)
+        made = [scene.commit(f"commit {n}") for n in range(MAX_COMMITS + 5)]
+        await scene.watcher().check(pipeline)
+        return made
+
+    made = asyncio.run(scenario())
+    assert scene.requested()[1:] == made[-MAX_COMMITS:]
+
+
+def test_a_pipeline_without_polling_is_checked_only_at_startup(scene: Scene) -> None:
+    scene.register("service", poll_seconds=None)
+
+    async def scenario() -> None:
+        async with running(scene.watcher()):
+            await eventually(lambda: len(scene.requests.triggers) == 1)
+            scene.commit("second")
+            scene.clock.advance(3600)
+            await a_few_passes()
+            scene.register("later", poll_seconds=None)
+            await a_few_passes()
+
+    asyncio.run(scenario())
+    assert [name for name, _ in scene.requests.triggers] == ["service"]
+
+
+def test_an_unreachable_repository_does_not_stop_the_loop(
+    scene: Scene, caplog: pytest.LogCaptureFixture
+) -> None:
+    scene.register("gone", str(scene.repo.path.parent / "no-such-repository"), poll_seconds=5)
+    scene.register("service", poll_seconds=5)
+    caplog.set_level(logging.WARNING, logger="conveyor.controllers.git_watcher")
+
+    async def scenario() -> str:
+        async with running(scene.watcher()) as loop:
+            await eventually(lambda: len(scene.requested()) == 1)
+            await a_few_passes()
+            second = scene.commit("second")
+            scene.clock.advance(5)
+            await eventually(lambda: scene.requested()[-1] == second)
+            assert not loop.done()
+        return second
+
+    second = asyncio.run(scenario())
+    assert scene.built() == [scene.requested()[0], second]
+    assert scene.requested("gone") == []
+    failures = [r for r in caplog.records if "no-such-repository" in r.getMessage()]
+    assert len(failures) >= 2, "the unreachable repository is tried again at its next interval"
+
+
+def test_a_commit_requested_by_a_webhook_is_not_requested_again(scene: Scene) -> None:
+    pipeline = scene.register("service")
+    with scene.store.transaction() as tx:
+        tx.put_value(seen_commit_key("service", "main"), scene.head())
+    assert asyncio.run(scene.watcher().check(pipeline)) == []
+    assert scene.requests.triggers == []
+
+
+def test_the_head_of_a_missing_branch_is_none(scene: Scene) -> None:
+    repository = str(scene.repo.path)
+    assert asyncio.run(branch_head(repository, "no-such-branch")) is None
+    assert asyncio.run(branch_head(repository, "main")) == scene.head()
