@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 
 import httpx
 
+from conveyor.controllers.changes import ChangeWatch
 from conveyor.controllers.instances import InstanceLifecycle
 from conveyor.controllers.probes import run_probe
 from conveyor.controllers.wakeup import Wakeup
@@ -26,7 +27,9 @@ from conveyor.domain.event_json import (
     health_status_changed_event,
     unhealthy_kill_event,
 )
+from conveyor.domain.events import Event
 from conveyor.domain.health import (
+    grace_period_end,
     is_failure_ignored,
     record_health_outcome,
     should_kill_unhealthy,
@@ -37,6 +40,13 @@ from conveyor.store import Store
 log = logging.getLogger(__name__)
 
 CheckKey = tuple[str, int]
+STARTUP_PROBE_SECONDS = 0.25
+
+
+def is_instance_start(event: Event) -> bool:
+    return event.type == "status_update_event" and event.payload.get("taskStatus") == (
+        InstanceState.RUNNING.value
+    )
 
 
 @dataclass(frozen=True)
@@ -53,7 +63,7 @@ class HealthController:
         clock: Clock,
         wakeup: Wakeup,
         *,
-        sync_interval: float = 0.5,
+        sync_interval: float = 1.0,
     ) -> None:
         self._store = store
         self._lifecycle = lifecycle
@@ -64,14 +74,16 @@ class HealthController:
         self._client = httpx.AsyncClient(verify=False, follow_redirects=False)
 
     async def run(self) -> None:
+        changes = ChangeWatch(self._store, is_instance_start)
         try:
             while True:
                 try:
                     self.sync()
                 except Exception:
                     log.exception("health sync failed; retrying")
-                await asyncio.sleep(self._sync_interval)
+                await changes.wait(self._sync_interval)
         finally:
+            await changes.close()
             for task in self._checkers.values():
                 task.cancel()
             for task in self._checkers.values():
@@ -107,14 +119,21 @@ class HealthController:
     async def _check_forever(
         self, instance: Instance, index: int, checks: tuple[HealthCheck, ...]
     ) -> None:
+        """Probe every `intervalSeconds`; until the instance first passes, and while its grace
+        period lasts, probe every STARTUP_PROBE_SECONDS instead: failures in that time do not
+        count anyway, and a new instance is seen healthy as soon as it answers."""
         check = checks[index]
+        starting = True
         while True:
             healthy, cause = await run_probe(self._client, check, instance)
             if healthy is not None:
                 outcome = Outcome(healthy=healthy, cause=cause)
                 if not await self._record(instance.id, index, checks, outcome):
                     return
-            await asyncio.sleep(max(check.interval_seconds, 1))
+                starting = starting and not healthy
+            in_grace = self._clock.now() < grace_period_end(instance, check)
+            quick = starting and in_grace
+            await asyncio.sleep(STARTUP_PROBE_SECONDS if quick else max(check.interval_seconds, 1))
 
     async def _record(
         self, instance_id: str, index: int, checks: tuple[HealthCheck, ...], outcome: Outcome
