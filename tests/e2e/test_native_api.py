@@ -145,3 +145,37 @@ def test_info_and_ping(server: ServerProcess) -> None:
     info = httpx.get(f"{server.url}/v2/info").json()
     assert info["leader"] == f"127.0.0.1:{server.port}"
     assert info["elected"] is True
+
+
+def test_a_deployments_end_can_be_asked_for_after_it_is_gone(server: ServerProcess) -> None:
+    from conveyor.client import ConveyorClient, DeploymentResult
+
+    quick = httpx.post(
+        f"{server.url}/v2/apps",
+        json={"id": "/quick", "cmd": "exec sleep 1000", "cpus": 0.1, "mem": 32},
+    )
+    quick_id = quick.headers["Marathon-Deployment-Id"]
+    wait_for(
+        lambda: (
+            httpx.get(f"{server.url}/api/deployments/{quick_id}").json()["status"] == "succeeded"
+        )
+    )
+
+    never_healthy = {
+        "id": "/stuck",
+        "cmd": "exec sleep 1000",
+        "cpus": 0.1,
+        "mem": 32,
+        "healthChecks": [{"protocol": "COMMAND", "command": {"value": "false"}}],
+    }
+    stuck = httpx.post(f"{server.url}/v2/apps", json=never_healthy)
+    stuck_id = stuck.headers["Marathon-Deployment-Id"]
+    assert httpx.get(f"{server.url}/api/deployments/{stuck_id}").json()["status"] == "running"
+    assert httpx.delete(f"{server.url}/v2/deployments/{stuck_id}?force=true").status_code == 202
+    assert httpx.get(f"{server.url}/api/deployments/{stuck_id}").json()["status"] == "canceled"
+    assert httpx.get(f"{server.url}/api/deployments/no-such-id").status_code == 404
+
+    # a follower that starts only after the cancel still learns it failed
+    with ConveyorClient(server.url) as client:
+        outcome = client.wait_for_deployment(stuck_id, timeout=10)
+    assert outcome.result is DeploymentResult.FAILED

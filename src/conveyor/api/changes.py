@@ -10,7 +10,7 @@ from datetime import datetime
 
 from conveyor.domain.app_json import assign_service_ports
 from conveyor.domain.apps import AppDefinition, VersionInfo, is_config_change
-from conveyor.domain.deployments import Deployment
+from conveyor.domain.deployments import Deployment, DeploymentStatus, outcome_key
 from conveyor.domain.errors import Conflict
 from conveyor.domain.event_json import (
     app_terminated_event,
@@ -59,6 +59,7 @@ def deploy(
         raise Conflict(locked_message(blockers), deployment_ids=tuple(d.id for d in blockers))
     for blocker in blockers:
         tx.delete_deployment(blocker.id)
+        tx.put_value(outcome_key(blocker.id), DeploymentStatus.CANCELED.value)
         tx.append_event(
             "deployment_failed", deployment_ended_event(blocker, success=False, at=now), at=now
         )

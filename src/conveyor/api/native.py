@@ -14,6 +14,7 @@ from starlette.responses import Response, StreamingResponse
 
 from conveyor.api.context import context_of
 from conveyor.domain.clock import format_timestamp
+from conveyor.domain.deployments import outcome_key
 from conveyor.domain.errors import NotFound
 from conveyor.domain.instances import Instance
 
@@ -108,6 +109,29 @@ async def get_task(request: Request, task_id: str) -> TaskModel:
     if instance is None:
         raise NotFound(f"Task '{task_id}' does not exist")
     return task_model(instance)
+
+
+class DeploymentStateModel(BaseModel):
+    id: str
+    status: str
+    """running, succeeded or canceled"""
+
+
+@router.get(
+    "/deployments/{deployment_id}",
+    response_model=DeploymentStateModel,
+    summary="Whether a deployment runs, or how it ended",
+    responses={404: {"description": "No such deployment"}},
+)
+async def deployment_state(request: Request, deployment_id: str) -> DeploymentStateModel:
+    with context_of(request).store.transaction() as tx:
+        running = tx.get_deployment(deployment_id)
+        outcome = tx.get_value(outcome_key(deployment_id))
+    if running is not None and running.is_active:
+        return DeploymentStateModel(id=deployment_id, status="running")
+    if isinstance(outcome, str):
+        return DeploymentStateModel(id=deployment_id, status=outcome)
+    raise NotFound(f"DeploymentPlan {deployment_id} does not exist")
 
 
 def _task_exists(request: Request, task_id: str) -> None:

@@ -8,9 +8,11 @@ from typing import Annotated
 import typer
 
 from conveyor.cli.apps import apps
+from conveyor.cli.builds import builds
 from conveyor.cli.connection import Settings
 from conveyor.cli.deployments import deployments
 from conveyor.cli.logs import show_logs
+from conveyor.cli.pipelines import pipelines
 from conveyor.cli.tasks import tasks
 from conveyor.client import DEFAULT_SERVER
 
@@ -39,3 +41,5 @@ app.add_typer(apps, name="apps")
 app.add_typer(tasks, name="tasks")
 app.add_typer(deployments, name="deployments")
 app.command("logs")(show_logs)
+app.add_typer(pipelines, name="pipelines")
+app.add_typer(builds, name="builds")

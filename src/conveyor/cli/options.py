@@ -25,3 +25,26 @@ TimeoutOption = Annotated[
     ),
 ]
 DEFAULT_TIMEOUT = 300.0
+
+PipelineArgument = Annotated[
+    str, typer.Argument(metavar="PIPELINE", help="Name of the pipeline.", show_default=False)
+]
+BuildArgument = Annotated[
+    int, typer.Argument(metavar="NUMBER", min=1, help="Number of the build.", show_default=False)
+]
+ParameterOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--parameter",
+        "-p",
+        metavar="KEY=VALUE",
+        help="A parameter (repeatable).",
+        show_default=False,
+    ),
+]
+FollowBuildOption = Annotated[
+    bool,
+    typer.Option(
+        "--follow", "-F", help="Show the build's progress until it ends; exit 1 unless it succeeds."
+    ),
+]

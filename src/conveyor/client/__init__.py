@@ -13,6 +13,7 @@ from conveyor.client.errors import (
     ServerUnreachable,
 )
 from conveyor.client.models import (
+    BuildPage,
     DeploymentAction,
     DeploymentOutcome,
     DeploymentProgress,
@@ -22,11 +23,17 @@ from conveyor.client.models import (
     KilledTasks,
     LogChunk,
     LogLine,
+    OutputLine,
+    all_steps,
+    build_has_ended,
+    find_step,
     normalize_app_id,
+    step_has_ended,
 )
 
 __all__ = [
     "DEFAULT_SERVER",
+    "BuildPage",
     "ClientError",
     "Conflict",
     "ConveyorClient",
@@ -42,6 +49,11 @@ __all__ = [
     "LogChunk",
     "LogLine",
     "NotFound",
+    "OutputLine",
     "ServerUnreachable",
+    "all_steps",
+    "build_has_ended",
+    "find_step",
     "normalize_app_id",
+    "step_has_ended",
 ]

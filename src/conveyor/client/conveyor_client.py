@@ -7,17 +7,15 @@ with ConveyorClient("http://127.0.0.1:8080") as client:
 ```
 
 Apps, tasks and deployments come back as the server's JSON (Marathon 1.6–1.8 shapes); changes
-come back as `DeploymentRef`s. Errors are `ClientError`s (see `errors.py`)."""
+come back as `DeploymentRef`s. Pipelines and builds are in `pipelines.py`, the connection in
+`transport.py`. Errors are `ClientError`s (see `errors.py`)."""
 
 from __future__ import annotations
 
 from collections.abc import Generator, Iterator, Mapping, Sequence
-from types import TracebackType
 from typing import Any
 
-import httpx
-
-from conveyor.client.errors import ClientError, NotFound, error_from_response, translated_errors
+from conveyor.client.errors import ClientError, NotFound
 from conveyor.client.models import (
     DeploymentOutcome,
     DeploymentRef,
@@ -27,55 +25,19 @@ from conveyor.client.models import (
     LogLine,
     normalize_app_id,
 )
+from conveyor.client.pipelines import PipelineCalls
 from conveyor.client.sse import SseParser
+from conveyor.client.transport import DEFAULT_SERVER
 from conveyor.client.watching import DeploymentWatcher, ProgressCallback
 
-DEFAULT_SERVER = "http://127.0.0.1:8080"
+__all__ = ["DEFAULT_SERVER", "ConveyorClient"]
 
 
 def _flags(**flags: bool) -> dict[str, str]:
     return {name: "true" for name, value in flags.items() if value}
 
 
-class ConveyorClient:
-    def __init__(self, base_url: str = DEFAULT_SERVER, *, timeout: float = 10.0) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.timeout = timeout
-        self._http = httpx.Client(
-            base_url=self.base_url, timeout=timeout, headers={"Accept": "application/json"}
-        )
-
-    def close(self) -> None:
-        self._http.close()
-
-    def __enter__(self) -> ConveyorClient:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    def _request(
-        self,
-        method: str,
-        path: str,
-        *,
-        body: object = None,
-        params: Mapping[str, str] | None = None,
-    ) -> httpx.Response:
-        with translated_errors(self.base_url):
-            response = self._http.request(method, path, json=body, params=params)
-        if response.is_error:
-            raise error_from_response(response)
-        return response
-
-    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
-        return self._request(method, path, **kwargs).json()
-
+class ConveyorClient(PipelineCalls):
     # apps
 
     def list_apps(self) -> list[JsonObject]:
@@ -239,19 +201,11 @@ class ConveyorClient:
         """The task's output from `offset` on, line by line as it is written, until the server
         ends the stream or the iterator is closed."""
         params = {"stream": stream, "offset": str(offset)}
-        headers = {"Accept": "text/event-stream"}
-        timeout = httpx.Timeout(self.timeout, read=None)
-        path = f"/api/tasks/{task_id}/logs"
-        with (
-            translated_errors(self.base_url),
-            self._http.stream(
-                "GET", path, params=params, headers=headers, timeout=timeout
-            ) as response,
-        ):
-            if response.is_error:
-                response.read()
-                raise error_from_response(response)
-            yield from _log_lines(response.iter_lines())
+        lines = self._event_stream(f"/api/tasks/{task_id}/logs", params=params)
+        try:
+            yield from _log_lines(lines)
+        finally:
+            lines.close()
 
 
 def _log_lines(lines: Iterator[str]) -> Iterator[LogLine]:

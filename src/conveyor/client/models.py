@@ -1,9 +1,11 @@
 """The values the client returns besides plain JSON: references to deployments, their progress
-and outcome, and pieces of task output. Apps, tasks and deployments themselves are returned as
-the server's JSON objects (Marathon's shapes), which callers index like any dict."""
+and outcome, pieces of task and step output, pages of builds. Apps, tasks, deployments,
+pipelines and builds themselves are returned as the server's JSON objects (Marathon's shapes and
+the native API's), which callers index like any dict; a few helpers read builds' step trees."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -103,3 +105,53 @@ class LogLine:
 
     text: str
     next_offset: int | None
+
+
+BUILD_ENDINGS = frozenset({"success", "failure", "killed"})
+STEP_ENDINGS = BUILD_ENDINGS | {"dead"}
+
+
+def build_has_ended(build: JsonObject) -> bool:
+    return build.get("status") in BUILD_ENDINGS
+
+
+def step_has_ended(step: JsonObject) -> bool:
+    return step.get("status") in STEP_ENDINGS
+
+
+def all_steps(build: JsonObject) -> Iterator[JsonObject]:
+    """Every step of a build's step tree, depth first: `1`, `2`, `2.1`, `2.2`, `3`."""
+    pending = list(reversed(build.get("steps") or []))
+    while pending:
+        step = pending.pop()
+        yield step
+        pending.extend(reversed(step.get("children") or []))
+
+
+def find_step(build: JsonObject, step_id: str) -> JsonObject | None:
+    return next((step for step in all_steps(build) if step.get("id") == step_id), None)
+
+
+@dataclass(frozen=True)
+class BuildPage:
+    """Builds of a pipeline, newest first; `next_before` fetches the next (older) page."""
+
+    builds: tuple[JsonObject, ...]
+    next_before: int | None
+
+    @classmethod
+    def from_json(cls, body: JsonObject) -> BuildPage:
+        next_before = body.get("nextBefore")
+        return cls(tuple(body.get("builds", [])), int(next_before) if next_before else None)
+
+    def to_json(self) -> JsonObject:
+        return {"builds": list(self.builds), "nextBefore": self.next_before}
+
+
+@dataclass(frozen=True)
+class OutputLine:
+    """One line a build step wrote: its number in the step's output, when, and the text."""
+
+    seq: int | None
+    at: str
+    text: str

@@ -122,7 +122,11 @@ class DeploymentWatcher:
             progress = await self._look(http)
             if progress is None:
                 await events.wait_ended(EVENT_GRACE_SECONDS)
-                return events.outcome or await self._judge_by_apps(http)
+                return (
+                    events.outcome
+                    or await self._recorded_outcome(http)
+                    or await self._judge_by_apps(http)
+                )
             self.app_ids = progress.affected_apps or self.app_ids
             if self.on_progress is not None:
                 self.on_progress(progress)
@@ -140,6 +144,20 @@ class DeploymentWatcher:
         for item in response.json():
             if item.get("id") == self.deployment_id:
                 return DeploymentProgress.from_json(item)
+        return None
+
+    async def _recorded_outcome(self, http: httpx.AsyncClient) -> DeploymentOutcome | None:
+        """How the server recorded the deployment's end, for when its event was missed."""
+        response = await self._get(http, f"/api/deployments/{self.deployment_id}")
+        if response.status_code != 200:
+            return None
+        status = response.json().get("status")
+        if status == "succeeded":
+            message = f"deployment {self.deployment_id} finished"
+            return DeploymentOutcome(self.deployment_id, DeploymentResult.SUCCEEDED, message)
+        if status in ("canceled", "failed"):
+            message = f"deployment {self.deployment_id} was {status}"
+            return DeploymentOutcome(self.deployment_id, DeploymentResult.FAILED, message)
         return None
 
     async def _judge_by_apps(self, http: httpx.AsyncClient) -> DeploymentOutcome:

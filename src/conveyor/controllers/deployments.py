@@ -17,6 +17,7 @@ from conveyor.domain.deployments import (
     Deployment,
     DeploymentAction,
     DeploymentStatus,
+    outcome_key,
 )
 from conveyor.domain.event_json import (
     deployment_ended_event,
@@ -119,6 +120,7 @@ class DeploymentRunner:
             if finished_step:
                 self._record_step_success(tx, deployment, now)
             tx.delete_deployment(deployment.id)
+            tx.put_value(outcome_key(deployment.id), DeploymentStatus.SUCCEEDED.value)
             tx.append_event(
                 "deployment_success",
                 deployment_ended_event(finished, success=True, at=now),

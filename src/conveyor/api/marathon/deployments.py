@@ -12,6 +12,7 @@ from conveyor.api.context import context_of, flag
 from conveyor.api.marathon.apps import deployment_result
 from conveyor.api.responses import FastJSONResponse
 from conveyor.domain.apps import AppDefinition
+from conveyor.domain.deployments import DeploymentStatus, outcome_key
 from conveyor.domain.documents import JsonValue
 from conveyor.domain.errors import NotFound
 from conveyor.domain.event_json import deployment_ended_event, deployment_to_json
@@ -49,6 +50,7 @@ async def cancel_deployment(request: Request, deployment_id: str) -> Response:
             deployment = tx.get_deployment(deployment_id)
             assert deployment is not None
             tx.delete_deployment(deployment_id)
+            tx.put_value(outcome_key(deployment_id), DeploymentStatus.CANCELED.value)
             payload = deployment_ended_event(deployment, success=False, at=now)
             tx.append_event("deployment_failed", payload, at=now)
             rollback = None

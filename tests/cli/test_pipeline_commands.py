@@ -1,0 +1,103 @@
+"""End to end: `conveyor pipelines ...` against a real server, with a real git repository."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.cli.pipeline_support import (
+    GREETING,
+    SLOW,
+    add_pipeline,
+    conveyor,
+    repository,
+    wait_for_status,
+)
+from tests.support.servers import ServerProcess
+
+pytestmark = pytest.mark.slow
+
+
+def test_a_pipeline_is_added_listed_shown_changed_and_removed(
+    server: ServerProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = repository(tmp_path, GREETING)
+    monkeypatch.chdir(tmp_path)
+
+    added = conveyor(
+        server, "pipelines", "add", "greeting", "svc", "--no-poll", "--keep-builds", "5"
+    )
+    assert added.exit_code == 0, added.output
+    assert f"added pipeline greeting: {repo.path.resolve()} (main)" in added.stdout
+
+    listed = conveyor(server, "pipelines", "list")
+    assert listed.exit_code == 0, listed.output
+    row = next(line for line in listed.stdout.splitlines() if "greeting" in line)
+    assert str(repo.path.resolve()) in row
+    assert "main" in row
+
+    shown = conveyor(server, "pipelines", "show", "greeting")
+    assert shown.exit_code == 0, shown.output
+    assert "never (webhooks and triggers only)" in shown.stdout
+    assert "the newest 5 builds, of any age" in shown.stdout
+    assert "no builds yet" in shown.stdout
+
+    again = conveyor(server, "pipelines", "add", "greeting", "svc")
+    assert again.exit_code == 1
+    assert "pipeline greeting exists already; --replace changes it" in again.stderr
+    changed = conveyor(
+        server,
+        "pipelines",
+        "add",
+        "greeting",
+        "svc",
+        "--replace",
+        "--no-poll",
+        "--max-concurrent",
+        "2",
+    )
+    assert changed.exit_code == 0, changed.output
+    assert "changed pipeline greeting" in changed.stdout
+    as_json = json.loads(conveyor(server, "pipelines", "show", "greeting", "--json").stdout)
+    assert as_json["maxConcurrentBuilds"] == 2
+    assert (as_json["pollSeconds"], as_json["repository"]) == (None, str(repo.path.resolve()))
+
+    removed = conveyor(server, "pipelines", "remove", "greeting")
+    assert removed.exit_code == 0, removed.output
+    assert "no pipelines" in conveyor(server, "pipelines", "list").stdout
+    missing = conveyor(server, "pipelines", "show", "greeting")
+    assert missing.exit_code == 1
+    assert "Pipeline 'greeting' does not exist" in missing.stderr
+
+
+def test_the_list_shows_each_pipelines_last_build(server: ServerProcess, tmp_path: Path) -> None:
+    add_pipeline(server, "greeting", repository(tmp_path, GREETING))
+    assert conveyor(server, "builds", "trigger", "greeting", "--follow").exit_code == 0
+
+    listed = conveyor(server, "pipelines", "list")
+    row = next(line for line in listed.stdout.splitlines() if "greeting" in line)
+    assert "#1 ✔ success" in row
+    assert "s ago" in row
+    shown = conveyor(server, "pipelines", "show", "greeting")
+    assert "manual by" in shown.stdout
+    assert (
+        json.loads(conveyor(server, "pipelines", "list", "--json").stdout)[0]["lastBuild"]["number"]
+        == 1
+    )
+
+
+def test_a_pipeline_with_a_running_build_is_not_removed(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    add_pipeline(server, "slow", repository(tmp_path, SLOW))
+    assert conveyor(server, "builds", "trigger", "slow").exit_code == 0
+
+    refused = conveyor(server, "pipelines", "remove", "slow")
+    assert refused.exit_code == 1
+    assert "Pipeline 'slow' has unfinished builds [1]; kill them first" in refused.stderr
+
+    assert conveyor(server, "builds", "kill", "slow", "1").exit_code == 0
+    wait_for_status(server, "slow", 1, "killed")
+    assert conveyor(server, "pipelines", "remove", "slow").exit_code == 0
