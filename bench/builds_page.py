@@ -36,6 +36,7 @@ import httpx
 
 from build_history import sample_build
 from conveyor.domain.builds import Build, Retriggered, Trigger, TriggerKind
+from conveyor.domain.documents import JsonValue
 from conveyor.domain.pipelines import PipelineDefinition, Retention
 from conveyor.store import schema
 from conveyor.store.build_records import build_row
@@ -65,12 +66,12 @@ INFO = "/api/info"
 
 def realistic_build(number: int) -> Build:
     """build_history's build, with other triggers now and then and a duration that varies."""
-    build = sample_build(number)
+    build: Build = sample_build(number)
     trigger = build.trigger
     if number % 10 == 3:
         trigger = Trigger(TriggerKind.POLL, by="poller", commit=build.commit, ref=trigger.ref)
     elif number % 25 == 7:
-        parameters = {"environment": "staging", "dryRun": number % 2 == 0}
+        parameters: dict[str, JsonValue] = {"environment": "staging", "dryRun": number % 2 == 0}
         trigger = Trigger(TriggerKind.MANUAL, by="alice", parameters=parameters)
     elif number % 50 == 11:
         trigger = Trigger(TriggerKind.RETRIGGER, by="bob", commit=build.commit)

@@ -308,19 +308,20 @@ def print_breakdown(builds: list[BuildSample]) -> None:
             by_label.setdefault(label, []).append(seconds)
     total = statistics.median(build.server for build in builds)
     print("  breakdown (server and worker timestamps; median share of the median total):")
-    for label, seconds in by_label.items():
-        share = statistics.median(seconds) / total
-        print(series_line(label, seconds, width=48) + f"   {share:5.0%}")
+    for label, spans in by_label.items():
+        share = statistics.median(spans) / total
+        print(series_line(label, spans, width=48) + f"   {share:5.0%}")
 
 
 def print_worker_start(rounds: int) -> None:
     """The worker's start split further: a bare interpreter against one that imports the worker
     module (alternating, `rounds` each), and the packages that import takes longest on."""
-    bare, worker = [], []
+    bare: list[float] = []
+    worker: list[float] = []
     for round_ in range(rounds):
         pair = [(bare, "pass"), (worker, f"import {WORKER_MODULE}")]
-        for seconds, code in pair[round_ % 2 :] + pair[: round_ % 2]:
-            seconds.append(python_seconds(code))
+        for timings, code in pair[round_ % 2 :] + pair[: round_ % 2]:
+            timings.append(python_seconds(code))
     print(f"  the worker's start, {rounds} interpreters of each:")
     print(series_line("python -c pass", bare, width=48))
     print(series_line(f"python -c 'import {WORKER_MODULE}'", worker, width=48))

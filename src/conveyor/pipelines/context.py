@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from conveyor.client import DEFAULT_SERVER
 from conveyor.domain.builds import OutputLine, StepId
 from conveyor.domain.clock import Clock, SystemClock
 from conveyor.pipelines.cancellation import Cancellation, StepCancelled
@@ -27,6 +26,8 @@ MAX_LINE_CHARS = 64 * 1024
 """Longer lines are cut into pieces of this many characters."""
 
 _SYSTEM_CLOCK = SystemClock()
+DEFAULT_SERVER = "http://127.0.0.1:8080"
+"""The server a step talks to when the build's order names none (`conveyor up`'s)."""
 
 
 class OutputWriter:

@@ -15,12 +15,14 @@ on: cancel it with the API if that is wanted).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from conveyor.client import ClientError, ConveyorClient, DeploymentProgress, DeploymentRef
 from conveyor.domain.builds import Detail, StepStatus
 from conveyor.pipelines.context import Context
 from conveyor.pipelines.steps import Args, StepFunction, StepResult, failure
+
+if TYPE_CHECKING:  # the client (and httpx) load only when a deploy step runs: workers start faster
+    from conveyor.client import DeploymentProgress, DeploymentRef
 
 AppDefinition = Mapping[str, Any] | Callable[[Args, Context], Mapping[str, Any]]
 
@@ -49,6 +51,8 @@ def deploy_app(
     definition: AppDefinition, *, timeout: float = 600.0, force: bool = False
 ) -> StepFunction:
     def deploy_app(args: Args, ctx: Context) -> StepResult:
+        from conveyor.client import ClientError, ConveyorClient
+
         document = definition(args, ctx) if callable(definition) else definition
         with ConveyorClient(ctx.server) as client:
             try:

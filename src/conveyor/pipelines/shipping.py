@@ -23,9 +23,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO
 
-import httpx
-
 from conveyor.domain.build_reports import Command, commands_from_json
+from conveyor.pipelines.posting import JsonPoster, PostError
 from conveyor.pipelines.reporters.spool import read_lines
 
 CommandHandler = Callable[[Sequence[Command]], None]
@@ -53,10 +52,7 @@ class Shipper:
         self.poll_seconds = poll_seconds
         self.max_backoff = max_backoff
         self.batch_bytes = batch_bytes
-        self._http = httpx.Client(
-            timeout=httpx.Timeout(30.0, connect=5.0),
-            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-        )
+        self._http = JsonPoster(url, headers={"Authorization": f"Bearer {token}"})
         self._changed = threading.Condition()
         self._written = 0
         self._acked = 0
@@ -139,15 +135,11 @@ class Shipper:
 
     def _post(self, body: bytes) -> dict[str, object]:
         try:
-            response = self._http.post(self.url, content=body)
-        except httpx.HTTPError as error:
+            status, answer = self._http.post_json(body)
+        except PostError as error:
             raise ShippingError(f"cannot reach {self.url}: {error}") from error
-        if response.status_code != 200:
-            raise ShippingError(f"{self.url} answered {response.status_code}: {response.text}")
-        try:
-            answer = response.json()
-        except ValueError as error:
-            raise ShippingError(f"{self.url} answered something not JSON") from error
+        if status != 200:
+            raise ShippingError(f"{self.url} answered {status}: {answer}")
         if not isinstance(answer, dict):
             raise ShippingError(f"{self.url} answered {answer!r}, expected an object")
         return answer
