@@ -317,3 +317,39 @@ def test_a_step_printing_100_mb_completes_with_bounded_server_memory(
             total += len(text) + 1
     assert previous == 999_999
     assert total == 100_000_000
+
+
+def test_a_build_whose_worker_dies_fails_with_the_reason(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    repo = Repo(tmp_path / "service")
+    repo.commit({"conveyor_pipeline.py": SLOW})
+    register(server, "slow", repo)
+    number = httpx.post(f"{server.url}/api/pipelines/slow/builds", json={}).json()["number"]
+    wait_for(lambda: "tick 2" in output(server, "slow", number, "1"), timeout=60)
+    build_dir = str(server.data_dir / "builds" / "slow" / str(number))
+    [worker] = [
+        p
+        for p in psutil.process_iter(["cmdline"])
+        if (p.info["cmdline"] or [])[-1:] == [build_dir]
+        and "conveyor.pipelines.worker" in p.info["cmdline"]
+    ]
+    worker.kill()
+    done = wait_for(lambda: finished(server, "slow", number), timeout=60)
+    assert done["status"] == "failure"
+    assert "killed by signal 9" in done["message"]
+    assert done["steps"][0]["status"] == "dead"
+    retried = httpx.post(
+        f"{server.url}/api/pipelines/slow/builds/{number}/retrigger", json={"step": "1"}
+    )
+    assert retried.status_code == 201, "ready to retrigger"
+
+
+def test_a_build_past_its_timeout_fails(server: ServerProcess, tmp_path: Path) -> None:
+    repo = Repo(tmp_path / "service")
+    repo.commit({"conveyor_pipeline.py": SLOW})
+    register(server, "slow", repo, buildTimeoutSeconds=2)
+    number = httpx.post(f"{server.url}/api/pipelines/slow/builds", json={}).json()["number"]
+    done = wait_for(lambda: finished(server, "slow", number), timeout=60)
+    assert done["status"] == "failure"
+    assert "timed out" in done["message"]
