@@ -125,7 +125,7 @@ class HealthController:
         check = checks[index]
         starting = True
         while True:
-            healthy, cause = await run_probe(self._client, check, instance)
+            healthy, cause = await run_probe(self._client, check, instance, starting=starting)
             if healthy is not None:
                 outcome = Outcome(healthy=healthy, cause=cause)
                 if not await self._record(instance.id, index, checks, outcome):

@@ -3,8 +3,10 @@ engine is asked to act, so a restarted server knows what it was doing."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import replace
 
 from conveyor.domain.apps import AppDefinition, task_id_prefix
@@ -72,51 +74,69 @@ class InstanceLifecycle:
         self._clock = clock
         self._signalled: set[str] = set()
 
-    async def launch(self, app: AppDefinition, *, node: str) -> Instance | None:
-        """Start one instance of `app` on `node`; None when the engine refused it."""
-        now = self._clock.now()
-        staging = Instance(
+    def staging(self, app: AppDefinition, *, node: str) -> Instance:
+        """A new instance of `app` on `node`, not yet stored or launched."""
+        return Instance(
             id=new_task_id(app.id),
             app_id=app.id,
             version=app.version,
             state=InstanceState.STAGING,
             host=node,
             node=node,
-            staged_at=now,
+            staged_at=self._clock.now(),
             health=tuple(HealthResult() for _ in app.health_checks),
             kill_grace_seconds=app.kill_grace_seconds,
         )
-        with self._store.transaction() as tx:
-            tx.put_instance(staging)
-            tx.append_event("status_update_event", status_update_event(staging, at=now), at=now)
-        try:
-            handle = await self._engine.launch(launch_spec(app, staging.id), node=node)
-        except ConveyorError as error:
-            log.warning("launch of %s failed: %s", staging.id, error.message)
-            self._record_failed_launch(staging, app, error.message)
-            return None
-        return self._record_running(staging, handle)
 
-    def _record_running(self, staging: Instance, handle: TaskHandle) -> Instance:
-        running = replace(
-            staging,
-            state=InstanceState.RUNNING,
-            host=handle.host,
-            ports=handle.ports,
-            pid=handle.pid,
-            pid_start_time=handle.pid_start_time,
-            started_at=handle.started_at,
-            limits=handle.limits,
-        )
+    async def launch(self, app: AppDefinition, stagings: Sequence[Instance]) -> list[Instance]:
+        """Start these new instances of `app` together: all are stored STAGING in one
+        transaction before the engine is asked for any, and the engine's launches overlap.
+        Returns those that started; a refused launch counts as a failure of the app."""
         now = self._clock.now()
         with self._store.transaction() as tx:
-            current = tx.get_instance(staging.id)
-            if current is None or current.state is not InstanceState.STAGING:
-                # killed while launching: keep the kill, remember the process
-                running = replace(running, state=InstanceState.KILLING)
-            tx.put_instance(running)
-            tx.append_event("status_update_event", status_update_event(running, at=now), at=now)
-        return running
+            for staging in stagings:
+                tx.put_instance(staging)
+                tx.append_event("status_update_event", status_update_event(staging, at=now), at=now)
+        launches = [
+            self._engine.launch(launch_spec(app, staging.id), node=staging.node)
+            for staging in stagings
+        ]
+        outcomes = await asyncio.gather(*launches, return_exceptions=True)
+        started = []
+        for staging, outcome in zip(stagings, outcomes, strict=True):
+            if isinstance(outcome, ConveyorError):
+                log.warning("launch of %s failed: %s", staging.id, outcome.message)
+                self._record_failed_launch(staging, app, outcome.message)
+            elif isinstance(outcome, BaseException):
+                raise outcome
+            else:
+                started.append((staging, outcome))
+        return self._record_running(started)
+
+    def _record_running(self, started: list[tuple[Instance, TaskHandle]]) -> list[Instance]:
+        now = self._clock.now()
+        running_instances = []
+        with self._store.transaction() as tx:
+            for staging, handle in started:
+                running = replace(
+                    staging,
+                    state=InstanceState.RUNNING,
+                    host=handle.host,
+                    ports=handle.ports,
+                    pid=handle.pid,
+                    pid_start_time=handle.pid_start_time,
+                    started_at=handle.started_at,
+                    limits=handle.limits,
+                )
+                current = tx.get_instance(staging.id)
+                if current is None or current.state is not InstanceState.STAGING:
+                    # killed while launching: keep the kill, remember the process
+                    running = replace(running, state=InstanceState.KILLING)
+                tx.put_instance(running)
+                payload = status_update_event(running, at=now)
+                tx.append_event("status_update_event", payload, at=now)
+                running_instances.append(running)
+        return running_instances
 
     def _record_failed_launch(self, staging: Instance, app: AppDefinition, message: str) -> None:
         failed = replace(staging, state=InstanceState.ERROR, message=message)

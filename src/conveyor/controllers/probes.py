@@ -79,8 +79,11 @@ def port_environment(instance: Instance) -> dict[str, str]:
 
 
 async def run_probe(
-    client: httpx.AsyncClient, check: HealthCheck, instance: Instance
+    client: httpx.AsyncClient, check: HealthCheck, instance: Instance, *, starting: bool = False
 ) -> ProbeResult:
+    """One probe. While an instance is `starting` (never passed yet), an HTTP(S) check first
+    tries a bare TCP connect: a port nobody listens on yet is refused at almost no cost, which
+    matters when many new instances are probed often while they start."""
     timeout = float(max(check.timeout_seconds, 1))
     if check.protocol is HealthProtocol.COMMAND:
         return await probe_command(
@@ -94,5 +97,9 @@ async def run_probe(
     scheme = (
         "https" if check.protocol in (HealthProtocol.HTTPS, HealthProtocol.MESOS_HTTPS) else "http"
     )
+    if starting:
+        listening, cause = await probe_tcp(instance.host, port, timeout=timeout)
+        if not listening:
+            return False, cause
     url = f"{scheme}://{instance.host}:{port}{check.path or '/'}"
     return await probe_http(client, url, timeout=timeout, ignore_http1xx=check.ignore_http1xx)

@@ -37,24 +37,24 @@ class Scaler:
         return allowed_at is not None and allowed_at > self._clock.now()
 
     async def launch(self, app: AppDefinition, count: int, running: Sequence[Instance]) -> int:
-        """Launch up to `count` instances; returns how many were started."""
+        """Launch up to `count` instances, together; returns how many were started."""
         if count <= 0 or self.is_launch_delayed(app):
             return 0
         placed = list(running)
-        started = 0
+        stagings: list[Instance] = []
         reason: str | None = None
         for _ in range(count):
             placement = place_instance(app, self._nodes(), placed)
             if isinstance(placement, Unplaceable):
                 reason = placement.reason
                 break
-            instance = await self._lifecycle.launch(app, node=placement.node)
-            if instance is None:
-                break
-            placed.append(instance)
-            started += 1
+            staging = self._lifecycle.staging(app, node=placement.node)
+            stagings.append(staging)
+            placed.append(staging)
         self._remember_unplaced(app.id, reason)
-        return started
+        if not stagings:
+            return 0
+        return len(await self._lifecycle.launch(app, stagings))
 
     def _remember_unplaced(self, app_id: str, reason: str | None) -> None:
         """Store why the app's instances wait (for /v2/queue), when that changed."""
