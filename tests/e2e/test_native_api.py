@@ -179,3 +179,23 @@ def test_a_deployments_end_can_be_asked_for_after_it_is_gone(server: ServerProce
     with ConveyorClient(server.url) as client:
         outcome = client.wait_for_deployment(stuck_id, timeout=10)
     assert outcome.result is DeploymentResult.FAILED
+
+
+def test_the_app_listing_follows_every_change(server: ServerProcess) -> None:
+    """GET /v2/apps reuses its rendering while nothing changed; every change shows at once."""
+
+    def listed() -> dict[str, tuple[int, int]]:
+        apps = httpx.get(f"{server.url}/v2/apps").json()["apps"]
+        return {a["id"]: (a["instances"], a["tasksRunning"]) for a in apps}
+
+    assert listed() == listed() == {}
+    deploy(server, {"id": "/listed", "cmd": "exec sleep 1000", "cpus": 0.1, "mem": 32})
+    assert listed()["/listed"][0] == 1
+    wait_for(lambda: listed()["/listed"] == (1, 1), message="running shows in the listing")
+    assert httpx.put(f"{server.url}/v2/apps/listed?force=true", json={"instances": 2}).is_success
+    assert listed()["/listed"][0] == 2
+    wait_for(lambda: listed()["/listed"] == (2, 2), message="the scale shows")
+    [task] = running_tasks(server, "/listed")[:1]
+    killed = httpx.delete(f"{server.url}/v2/apps/listed/tasks/{task['id']}?scale=true&force=true")
+    assert killed.is_success, killed.text
+    wait_for(lambda: listed()["/listed"] == (1, 1), message="a killed task shows")

@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, select, text
+from sqlalchemy import func, Connection, delete, select, text
 
 from conveyor.domain.apps import AppDefinition
 from conveyor.domain.backoff import LaunchDelay
@@ -240,6 +240,10 @@ class SqlTransaction(BuildRecords, Transaction):
         )
         rows = self._connection.execute(query).all()
         return [Event(id_, type_, at, json.loads(payload)) for id_, type_, at, payload in rows]
+
+    def last_event_id(self) -> int:
+        newest = self._connection.execute(select(func.max(schema.events.c.id))).scalar()
+        return int(newest or 0)
 
     def prune_events(self, *, keep: int) -> None:
         """Forget events more than `keep` ids older than the newest appended here."""

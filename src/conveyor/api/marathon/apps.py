@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import orjson
 from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
@@ -14,7 +15,9 @@ from conveyor.api.context import context_of, flag, read_json
 from conveyor.api.marathon.render import (
     ALWAYS_FOR_LIST,
     ALWAYS_FOR_ONE,
+    EMBED_TASKS,
     Snapshot,
+    listings,
     parse_embeds,
     render_app,
 )
@@ -58,14 +61,25 @@ def _client_ip(request: Request) -> str:
 
 
 @router.get("/v2/apps")
-async def list_apps(request: Request) -> FastJSONResponse:
+async def list_apps(request: Request) -> Response:
     context = context_of(request)
     params = request.query_params
     embeds = parse_embeds(params.getlist("embed")) | ALWAYS_FOR_LIST
+    cacheable = EMBED_TASKS not in embeds
+    query = str(request.url.query)
     with context.store.transaction() as tx:
-        apps = [app for app in tx.list_apps() if _selected(app, request)]
-        snapshot = Snapshot.read(tx, {a.id for a in apps}, failures="lastTaskFailure" in embeds)
-    return FastJSONResponse({"apps": [render_app(app, snapshot, embeds) for app in apps]})
+        marker = tx.last_event_id()
+        cached = listings.get(query, marker) if cacheable else None
+        if cached is None:
+            apps = [app for app in tx.list_apps() if _selected(app, request)]
+            failures = "lastTaskFailure" in embeds
+            snapshot = Snapshot.read(tx, {a.id for a in apps}, failures=failures)
+    if cached is not None:
+        return Response(cached, media_type="application/json")
+    body = orjson.dumps({"apps": [render_app(app, snapshot, embeds) for app in apps]})
+    if cacheable:
+        listings.put(query, marker, body)
+    return Response(body, media_type="application/json")
 
 
 def _selected(app: AppDefinition, request: Request) -> bool:

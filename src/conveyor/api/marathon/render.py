@@ -123,3 +123,27 @@ def render_app(app: AppDefinition, snapshot: Snapshot, embeds: set[str]) -> Json
     if EMBED_LAST_FAILURE in embeds and app.id in snapshot.failures:
         document["lastTaskFailure"] = task_failure_to_json(snapshot.failures[app.id])
     return document
+
+
+class ListingCache:
+    """Rendered bodies of `GET /v2/apps`, per query, reused while no event has been appended
+    since they were rendered. Every change that shows in the listing (app versions, instance
+    states, health flips, deployments, failures) appends an event in the same transaction, so
+    the newest event id is an exact validator — across servers sharing one database too. Task
+    lists are not cached: their health timestamps change without events."""
+
+    def __init__(self, capacity: int = 64) -> None:
+        self._capacity = capacity
+        self._bodies: dict[str, tuple[int, bytes]] = {}
+
+    def get(self, query: str, event_id: int) -> bytes | None:
+        entry = self._bodies.get(query)
+        return entry[1] if entry is not None and entry[0] == event_id else None
+
+    def put(self, query: str, event_id: int, body: bytes) -> None:
+        if len(self._bodies) >= self._capacity:
+            self._bodies.clear()
+        self._bodies[query] = (event_id, body)
+
+
+listings = ListingCache()
