@@ -11,8 +11,10 @@ import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import uvicorn
+from fastapi import FastAPI
 
 from conveyor.api.app import build_api
 from conveyor.api.builds import request_build
@@ -107,8 +109,22 @@ class _Server(uvicorn.Server):
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
-async def serve(settings: Settings, *, clock: Clock | None = None) -> None:
-    clock = clock or SystemClock()
+class Loop(Protocol):
+    async def run(self) -> None: ...
+
+
+@dataclass
+class Components:
+    """Everything one server runs, built from the settings."""
+
+    store: SqlStore
+    engine: LocalEngine
+    api: FastAPI
+    loops: list[Loop]
+
+
+def assemble(settings: Settings, clock: Clock) -> Components:
+    """Build the store, the engine, the controllers and the HTTP app, and wire them."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = SqlStore.open(settings.resolved_database_url(), clock=clock)
     engine = LocalEngine(
@@ -118,14 +134,15 @@ async def serve(settings: Settings, *, clock: Clock | None = None) -> None:
         port_range=settings.port_range,
         clock=clock,
     )
-    wakeup = Wakeup()
     host, port = settings.host_and_port
+    own_url = _own_url(host, port)
     if settings.with_examples:
-        seed_examples(store, clock, data_dir=settings.data_dir, server_url=_own_url(host, port))
+        seed_examples(store, clock, data_dir=settings.data_dir, server_url=own_url)
+    wakeup = Wakeup()
     apps = AppsController(store, engine, clock, wakeup)
     health = HealthController(store, apps.lifecycle, clock, wakeup)
     builds = BuildRunner(
-        store, engine, clock, wakeup, data_dir=settings.data_dir, server_url=_own_url(host, port)
+        store, engine, clock, wakeup, data_dir=settings.data_dir, server_url=own_url
     )
     watcher = GitWatcher(
         store, clock, wakeup, request_build=request_build, data_dir=settings.data_dir
@@ -141,23 +158,29 @@ async def serve(settings: Settings, *, clock: Clock | None = None) -> None:
         engine="local",
     )
     api = build_api(Context(store, EngineControl(wakeup, engine, builds), clock, info))
+    return Components(store, engine, api, [apps, health, builds, watcher, exits])
+
+
+async def serve(settings: Settings, *, clock: Clock | None = None) -> None:
+    """Run a server until SIGINT/SIGTERM; its tasks and build workers keep running."""
+    parts = assemble(settings, clock or SystemClock())
+    host, port = settings.host_and_port
     config = uvicorn.Config(
-        api,
+        parts.api,
         host=host,
         port=port,
         lifespan="off",
         log_level="warning",
         timeout_graceful_shutdown=2,
     )
-    server = _Server(config)
-    loops = [asyncio.create_task(loop.run()) for loop in (apps, health, builds, watcher, exits)]
+    running = [asyncio.create_task(loop.run()) for loop in parts.loops]
     try:
-        await server.serve()
+        await _Server(config).serve()
     finally:
-        for loop in loops:
-            loop.cancel()
-        for loop in loops:
+        for task in running:
+            task.cancel()
+        for task in running:
             with contextlib.suppress(asyncio.CancelledError):
-                await loop
-        await engine.close()
-        store.close()
+                await task
+        await parts.engine.close()
+        parts.store.close()

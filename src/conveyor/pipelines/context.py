@@ -59,10 +59,6 @@ class OutputWriter:
         for line in text.removesuffix("\n").split("\n"):
             self.write_line(line.removesuffix("\r"))
 
-    @property
-    def line_count(self) -> int:
-        return self._seq
-
 
 @dataclass(frozen=True)
 class Context:
