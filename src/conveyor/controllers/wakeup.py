@@ -1,34 +1,56 @@
-"""A doorbell for control loops: anyone may ring it (from any thread); a loop waits for a ring or
-a timeout, whichever comes first."""
+"""A doorbell for control loops: anyone may ring it (from any thread); each loop waits for a
+ring it has not seen yet, or a timeout, whichever comes first.
+
+Several loops share one doorbell (the apps controller, the build runner, the git watcher). A
+ring wakes every one of them: each waiting task remembers the last ring it saw, so one loop
+taking a ring never hides it from another that was busy when it came."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import weakref
 
 
 class Wakeup:
     def __init__(self) -> None:
-        self._event = asyncio.Event()
+        self._rings = 0
+        self._event: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._seen: weakref.WeakKeyDictionary[asyncio.Task[object], int] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def ring(self) -> None:
         loop = self._loop
         if loop is None or loop.is_closed():
-            self._event.set()
+            self._ring()
             return
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:
             running = None
         if running is loop:
-            self._event.set()
+            self._ring()
         else:
-            loop.call_soon_threadsafe(self._event.set)
+            loop.call_soon_threadsafe(self._ring)
+
+    def _ring(self) -> None:
+        self._rings += 1
+        if self._event is not None:
+            self._event.set()
+            self._event = None
 
     async def wait(self, timeout: float) -> None:
-        """Return after a ring (even one that came before this call) or after `timeout`."""
+        """Return after a ring this task has not seen yet (even one that came before this call)
+        or after `timeout`."""
         self._loop = asyncio.get_running_loop()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._event.wait(), timeout)
-        self._event.clear()
+        task = asyncio.current_task()
+        seen = self._seen.get(task, self._rings) if task is not None else self._rings
+        if seen == self._rings:
+            if self._event is None:
+                self._event = asyncio.Event()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._event.wait(), timeout)
+        if task is not None:
+            self._seen[task] = self._rings

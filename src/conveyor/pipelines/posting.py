@@ -5,8 +5,17 @@ noticeable part of its start-up (a build's first step runs that much sooner)."""
 from __future__ import annotations
 
 import json
-from http.client import HTTPConnection, HTTPException, HTTPSConnection
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from http.client import HTTPConnection
+
+
+def http_errors() -> type[Exception]:
+    from http.client import HTTPException
+
+    return HTTPException
 
 
 class PostError(Exception):
@@ -25,6 +34,10 @@ class JsonPoster:
         self._connection: HTTPConnection | None = None
 
     def _connect(self) -> HTTPConnection:
+        # http.client (with the email package and ssl it loads) is imported on first use: in
+        # the shipper's thread, while the worker's main thread checks out the build's commit
+        from http.client import HTTPConnection, HTTPSConnection
+
         if self._connection is None:
             kind = HTTPSConnection if self._https else HTTPConnection
             self._connection = kind(self._host, self._port, timeout=self._timeout)
@@ -39,7 +52,7 @@ class JsonPoster:
                 connection.request("POST", self._path, body, self._headers)
                 response = connection.getresponse()
                 return response.status, response.read()
-            except (OSError, HTTPException) as error:
+            except (OSError, http_errors()) as error:
                 self.close()
                 if attempt == 2:
                     raise PostError(str(error) or type(error).__name__) from error
