@@ -43,6 +43,14 @@ def service_ports_in_use(apps: Iterable[AppDefinition], *, excluding: set[str]) 
     return {port for app in apps if app.id not in excluding for port in app.service_ports if port}
 
 
+def cancel(tx: Transaction, deployment: Deployment, *, now: datetime) -> None:
+    """Stop a deployment where it is: forgotten, recorded as canceled, announced as failed."""
+    tx.delete_deployment(deployment.id)
+    tx.put_value(outcome_key(deployment.id), DeploymentStatus.CANCELED.value)
+    payload = deployment_ended_event(deployment, success=False, at=now)
+    tx.append_event("deployment_failed", payload, at=now)
+
+
 def deploy(
     tx: Transaction,
     changes: Mapping[str, AppDefinition | None],
@@ -58,11 +66,7 @@ def deploy(
     if blockers and not force:
         raise Conflict(locked_message(blockers), deployment_ids=tuple(d.id for d in blockers))
     for blocker in blockers:
-        tx.delete_deployment(blocker.id)
-        tx.put_value(outcome_key(blocker.id), DeploymentStatus.CANCELED.value)
-        tx.append_event(
-            "deployment_failed", deployment_ended_event(blocker, success=False, at=now), at=now
-        )
+        cancel(tx, blocker, now=now)
     original = {app.id: app for app in tx.list_apps()}
     target = dict(original)
     used = service_ports_in_use(original.values(), excluding=set(changes))

@@ -275,7 +275,7 @@ class BuildRunner:
                     pipeline.name, keep=keep.keep_builds, finished_before=before
                 )
             for number in pruned:
-                _remove_tree(self.build_dir(pipeline.name, number))
+                shutil.rmtree(self.build_dir(pipeline.name, number), ignore_errors=True)
 
 
 def _death_reason(exit_code: int | None) -> str:
@@ -284,7 +284,3 @@ def _death_reason(exit_code: int | None) -> str:
     if exit_code < 0:
         return f"the build's worker was killed by signal {-exit_code}"
     return f"the build's worker exited with status {exit_code} before the build ended"
-
-
-def _remove_tree(path: Path) -> None:
-    shutil.rmtree(path, ignore_errors=True)
