@@ -1,5 +1,6 @@
 """Persistence: the Store port and its SQL implementation (SQLite by default, PostgreSQL)."""
 
 from conveyor.store.protocol import Store, Transaction
+from conveyor.store.subscriptions import TimedBatches
 
-__all__ = ["Store", "Transaction"]
+__all__ = ["Store", "TimedBatches", "Transaction"]

@@ -87,7 +87,6 @@ class Transaction(Protocol):
         deployments appends an event, so this tells whether any happened since."""
         ...
 
-
     # pipelines, their builds, steps and output
     def get_pipeline(self, name: str) -> PipelineDefinition | None: ...
     def list_pipelines(self) -> list[PipelineDefinition]:

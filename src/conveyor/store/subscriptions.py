@@ -18,10 +18,11 @@ garbage-collected, or when the store closes (then iteration simply stops).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import weakref
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 
 from conveyor.domain.errors import Unavailable
 from conveyor.domain.events import Event
@@ -181,3 +182,34 @@ class Subscriptions:
             subscriptions = list(self._subscriptions)
         for subscription in subscriptions:
             subscription.end()
+
+
+class TimedBatches:
+    """Reads batches from a `Store.subscribe()` iterator with a time limit on each read. A read
+    the limit interrupts stays pending for the next call: cancelling `anext` instead would end
+    the subscription."""
+
+    def __init__(self, batches: AsyncIterator[Sequence[Event]]) -> None:
+        self._batches = batches
+        self._pending: asyncio.Task[Sequence[Event]] | None = None
+
+    async def next(self, timeout: float) -> Sequence[Event] | None:
+        """The next batch, or None when `timeout` seconds pass first. Raises what the
+        subscription raises (StopAsyncIteration, SubscriptionOverflow)."""
+        if self._pending is None:
+            self._pending = asyncio.ensure_future(anext(self._batches))
+        done, _ = await asyncio.wait({self._pending}, timeout=timeout)
+        if not done:
+            return None
+        task, self._pending = self._pending, None
+        return task.result()
+
+    async def close(self) -> None:
+        if self._pending is not None:
+            self._pending.cancel()
+            with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration, Unavailable):
+                await self._pending
+            self._pending = None
+        closer = getattr(self._batches, "aclose", None)
+        if closer is not None:
+            await closer()

@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, Connection, delete, select, text
+from sqlalchemy import Connection, delete, func, select, text
 
 from conveyor.domain.apps import AppDefinition
 from conveyor.domain.backoff import LaunchDelay

@@ -4,10 +4,8 @@ seconds so idle connections stay open and dead ones are noticed."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 
 from fastapi import APIRouter
 from starlette.requests import Request
@@ -17,7 +15,7 @@ from conveyor.api.context import context_of
 from conveyor.domain.clock import format_timestamp
 from conveyor.domain.documents import JsonObject
 from conveyor.domain.errors import Unavailable
-from conveyor.domain.events import Event
+from conveyor.store import TimedBatches
 
 router = APIRouter(include_in_schema=False)
 
@@ -27,28 +25,6 @@ KEEPALIVE_SECONDS = 5.0
 def sse_message(event_type: str, payload: JsonObject) -> bytes:
     data = json.dumps(payload, separators=(",", ":"))
     return f"event: {event_type}\ndata: {data}\n\n".encode()
-
-
-async def _batches_or_keepalive(
-    batches: AsyncIterator[Sequence[Event]],
-) -> AsyncIterator[Sequence[Event] | None]:
-    """Batches of events, with None whenever KEEPALIVE_SECONDS pass without one."""
-    pending: asyncio.Task[Sequence[Event]] | None = None
-    try:
-        while True:
-            if pending is None:
-                pending = asyncio.ensure_future(anext(batches))
-            done, _ = await asyncio.wait({pending}, timeout=KEEPALIVE_SECONDS)
-            if not done:
-                yield None
-                continue
-            batch, pending = pending.result(), None
-            yield batch
-    finally:
-        if pending is not None:
-            pending.cancel()
-            with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
-                await pending
 
 
 @router.get("/v2/events")
@@ -65,22 +41,22 @@ async def event_stream(request: Request) -> StreamingResponse:
         }
         if not wanted or "event_stream_attached" in wanted:
             yield sse_message("event_stream_attached", attached)
-        batches = context.store.subscribe()
+        batches = TimedBatches(context.store.subscribe())
         try:
-            async for batch in _batches_or_keepalive(batches):
+            while True:
+                batch = await batches.next(KEEPALIVE_SECONDS)
                 if batch is None:
                     yield b": keepalive\n\n"
                     continue
                 for event in batch:
                     if not wanted or event.type in wanted:
                         yield sse_message(event.type, event.payload)
-        except Unavailable:
-            # fell too far behind: end the stream; the client reconnects, as after any drop
+        except (Unavailable, StopAsyncIteration):
+            # fell too far behind, or the store closed: end the stream; the client reconnects,
+            # as after any drop
             return
         finally:
-            closer = getattr(batches, "aclose", None)
-            if closer is not None:
-                await closer()
+            await batches.close()
 
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
