@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, delete, func, or_, select
+from sqlalchemy import ColumnElement, and_, bindparam, case, delete, func, or_, select
 
 from conveyor.domain.builds import Build, OutputLine, StepId, StepRecord
 from conveyor.domain.pipelines import PipelineDefinition
@@ -75,25 +75,66 @@ def insert_output_statement(paramstyle: str) -> str:
     )
 
 
+# Statements built once (see `statements.py`).
+_PIPELINE = select(_pipelines.c.document).where(_pipelines.c.name == bindparam("name"))
+_PIPELINES = select(_pipelines.c.document).order_by(_pipelines.c.name)
+_BUILD = select(_builds.c.document).where(
+    _builds.c.pipeline == bindparam("pipeline"), _builds.c.number == bindparam("number")
+)
+_NEWEST_BUILDS = (
+    select(_builds.c.document)
+    .where(_builds.c.pipeline == bindparam("pipeline"))
+    .order_by(_builds.c.number.desc())
+    .limit(bindparam("limit"))
+)
+_BUILDS_BEFORE = _NEWEST_BUILDS.where(_builds.c.number < bindparam("before"))
+_UNFINISHED_BUILDS = (
+    select(_builds.c.document)
+    .where(_builds.c.ended_at.is_(None))
+    .order_by(_builds.c.created_at, _builds.c.pipeline, _builds.c.number)
+)
+_STEP = select(_steps.c.document).where(
+    _steps.c.pipeline == bindparam("pipeline"),
+    _steps.c.number == bindparam("number"),
+    _steps.c.step_key == bindparam("step_key"),
+)
+_STEPS = (
+    select(_steps.c.document)
+    .where(_steps.c.pipeline == bindparam("pipeline"), _steps.c.number == bindparam("number"))
+    .order_by(_steps.c.step_key)
+)
+_OUTPUT_AFTER = (
+    select(_output.c.seq, _output.c.at, _output.c.text)
+    .where(
+        _output.c.pipeline == bindparam("pipeline"),
+        _output.c.number == bindparam("number"),
+        _output.c.step_key == bindparam("step_key"),
+        _output.c.seq > bindparam("after"),
+    )
+    .order_by(_output.c.seq)
+    .limit(bindparam("limit"))
+)
+
+
 class BuildRecords(Statements):
     """Pipelines, builds, steps and output, for `SqlTransaction`."""
 
     # pipelines
 
     def get_pipeline(self, name: str) -> PipelineDefinition | None:
-        document = self._scalar(select(_pipelines.c.document).where(_pipelines.c.name == name))
+        document = self._scalar(_PIPELINE, {"name": name})
         return None if document is None else PIPELINE.loads(document)
 
     def list_pipelines(self) -> list[PipelineDefinition]:
-        query = select(_pipelines.c.document).order_by(_pipelines.c.name)
-        return [PIPELINE.loads(document) for document in self._connection.execute(query).scalars()]
+        documents = self._connection.execute(_PIPELINES).scalars()
+        return [PIPELINE.loads(document) for document in documents]
 
     def put_pipeline(self, pipeline: PipelineDefinition) -> None:
         self._upsert(_pipelines, {"name": pipeline.name, "document": PIPELINE.dumps(pipeline)})
 
     def delete_pipeline(self, name: str) -> None:
         """Its builds, steps and output go with it (ON DELETE CASCADE); its build counter stays."""
-        self._delete(_pipelines, _pipelines.c.name, name)
+        self._delete(_pipelines, "name", name)
 
     # builds
 
@@ -125,33 +166,24 @@ class BuildRecords(Statements):
         self._upsert(_builds, build_row(build))
 
     def get_build(self, pipeline: str, number: int) -> Build | None:
-        query = select(_builds.c.document).where(
-            _builds.c.pipeline == pipeline, _builds.c.number == number
-        )
-        document = self._scalar(query)
+        document = self._scalar(_BUILD, {"pipeline": pipeline, "number": number})
         return None if document is None else BUILD.loads(document)
 
     def list_builds(
         self, pipeline: str, *, before: int | None = None, limit: int = 50
     ) -> list[Build]:
-        query = (
-            select(_builds.c.document)
-            .where(_builds.c.pipeline == pipeline)
-            .order_by(_builds.c.number.desc())
-            .limit(limit)
-        )
-        if before is not None:
-            query = query.where(_builds.c.number < before)
-        return [BUILD.loads(document) for document in self._connection.execute(query).scalars()]
+        parameters = {"pipeline": pipeline, "limit": limit}
+        if before is None:
+            query = _NEWEST_BUILDS
+        else:
+            query, parameters = _BUILDS_BEFORE, {**parameters, "before": before}
+        documents = self._connection.execute(query, parameters).scalars()
+        return [BUILD.loads(document) for document in documents]
 
     def list_unfinished_builds(self) -> list[Build]:
         """Oldest first by creation, then by pipeline and number."""
-        query = (
-            select(_builds.c.document)
-            .where(_builds.c.ended_at.is_(None))
-            .order_by(_builds.c.created_at, _builds.c.pipeline, _builds.c.number)
-        )
-        return [BUILD.loads(document) for document in self._connection.execute(query).scalars()]
+        documents = self._connection.execute(_UNFINISHED_BUILDS).scalars()
+        return [BUILD.loads(document) for document in documents]
 
     def prune_builds(
         self, pipeline: str, *, keep: int | None, finished_before: datetime | None
@@ -179,21 +211,13 @@ class BuildRecords(Statements):
         self._upsert(_steps, row)
 
     def get_step(self, pipeline: str, number: int, step: StepId) -> StepRecord | None:
-        query = select(_steps.c.document).where(
-            _steps.c.pipeline == pipeline,
-            _steps.c.number == number,
-            _steps.c.step_key == step_key(step),
-        )
-        document = self._scalar(query)
+        parameters = {"pipeline": pipeline, "number": number, "step_key": step_key(step)}
+        document = self._scalar(_STEP, parameters)
         return None if document is None else STEP.loads(document)
 
     def list_steps(self, pipeline: str, number: int) -> list[StepRecord]:
-        query = (
-            select(_steps.c.document)
-            .where(_steps.c.pipeline == pipeline, _steps.c.number == number)
-            .order_by(_steps.c.step_key)
-        )
-        return [STEP.loads(document) for document in self._connection.execute(query).scalars()]
+        documents = self._connection.execute(_STEPS, {"pipeline": pipeline, "number": number})
+        return [STEP.loads(document) for document in documents.scalars()]
 
     # output
 
@@ -212,18 +236,15 @@ class BuildRecords(Statements):
     def list_output(
         self, pipeline: str, number: int, step: StepId, *, after: int = 0, limit: int = 1000
     ) -> list[OutputLine]:
-        query = (
-            select(_output.c.seq, _output.c.at, _output.c.text)
-            .where(
-                _output.c.pipeline == pipeline,
-                _output.c.number == number,
-                _output.c.step_key == step_key(step),
-                _output.c.seq > after,
-            )
-            .order_by(_output.c.seq)
-            .limit(limit)
-        )
-        return [OutputLine(seq, at, text) for seq, at, text in self._connection.execute(query)]
+        parameters = {
+            "pipeline": pipeline,
+            "number": number,
+            "step_key": step_key(step),
+            "after": after,
+            "limit": limit,
+        }
+        rows = self._connection.execute(_OUTPUT_AFTER, parameters)
+        return [OutputLine(seq, at, text) for seq, at, text in rows]
 
 
 def _beyond_keep(finished: ColumnElement[bool], keep: int) -> ColumnElement[bool]:

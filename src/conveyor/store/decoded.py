@@ -11,10 +11,11 @@ parsing 10,000 JSON documents.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from functools import cache
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Connection, Select, Table, select
+from sqlalchemy import Connection, Select, Table, bindparam, select
 
 from conveyor.store.codecs import Codec
 
@@ -66,8 +67,8 @@ class DecodedCache(Generic[T]):
 def read_one(
     connection: Connection, query: Select[Any], key: str, codec: Codec[T], cache: DecodedCache[T]
 ) -> T | None:
-    """The record of the one (digest, document) row `query` selects, if any."""
-    row = connection.execute(query).one_or_none()
+    """The record of the one (digest, document) row `query` selects with `key` bound, if any."""
+    row = connection.execute(query, {"key": key}).one_or_none()
     if row is None:
         return None
     digest, document = row
@@ -85,22 +86,24 @@ def read_listed(
     codec: Codec[T],
     cache: DecodedCache[T],
     *,
+    parameters: Mapping[str, Any] | None = None,
     whole_table: bool,
 ) -> list[T]:
-    """The records of the (id, digest) rows `query` lists, in its order. `whole_table`: the query
-    lists every row, so the cache may forget the keys it did not list (deleted rows)."""
+    """The records of the (id, digest) rows `query` lists with `parameters`, in its order.
+    `whole_table`: the query lists every row, so the cache may forget the keys it did not list
+    (deleted rows)."""
     keys: list[str] = []
     found: list[T | None] = []
     # Rows are consumed as they come, not gathered in a list first: each dies at once, so a
     # listing of 10,000 rows leaves nothing for the cyclic garbage collector to walk.
-    for key, digest in connection.execute(query):
+    for key, digest in connection.execute(query, parameters):
         keys.append(key)
         found.append(cache.get(key, digest))
     missing = [key for key, record in zip(keys, found, strict=True) if record is None]
     if missing:
         if len(missing) * 2 > len(keys):  # mostly cold: one pass over every document is quicker
             every_document = query.add_columns(table.c.document).order_by(None)
-            fetched = _decode(connection.execute(every_document), codec, cache)
+            fetched = _decode(connection.execute(every_document, parameters), codec, cache)
         else:
             fetched = _fetch(connection, table, codec, cache, missing)
         # PostgreSQL reads each statement afresh: a row changed since `query` shows as fetched,
@@ -117,13 +120,20 @@ def read_listed(
 def _fetch(
     connection: Connection, table: Table, codec: Codec[T], cache: DecodedCache[T], keys: list[str]
 ) -> dict[str, T]:
-    query = select(table.c.id, table.c.digest, table.c.document)
+    query = _documents_by_id(table)
     fetched: dict[str, T] = {}
     for start in range(0, len(keys), _FETCH_BATCH):
         batch = keys[start : start + _FETCH_BATCH]
-        rows = connection.execute(query.where(table.c.id.in_(batch))).all()
+        rows = connection.execute(query, {"ids": batch}).all()
         fetched.update(_decode(rows, codec, cache))
     return fetched
+
+
+@cache
+def _documents_by_id(table: Table) -> Select[Any]:
+    return select(table.c.id, table.c.digest, table.c.document).where(
+        table.c.id.in_(bindparam("ids", expanding=True))
+    )
 
 
 def _decode(rows: Iterable[Any], codec: Codec[T], cache: DecodedCache[T]) -> dict[str, T]:

@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, func, select, text
+from sqlalchemy import Connection, bindparam, delete, func, select, text
 
 from conveyor.domain.apps import AppDefinition
 from conveyor.domain.backoff import LaunchDelay
@@ -39,6 +39,63 @@ DEPLOYMENT = Codec(Deployment)
 LAUNCH_DELAY = Codec(LaunchDelay)
 TASK_FAILURE = Codec(TaskFailure)
 
+# The statements run on every transaction, built once (see `statements.py`).
+_apps, _instances, _events = schema.apps, schema.instances, schema.events
+_APP = select(_apps.c.digest, _apps.c.document).where(_apps.c.id == bindparam("key"))
+_APP_DIGESTS = select(_apps.c.id, _apps.c.digest).order_by(_apps.c.id)
+_INSTANCE = select(_instances.c.digest, _instances.c.document).where(
+    _instances.c.id == bindparam("key")
+)
+_INSTANCE_DIGESTS = select(_instances.c.id, _instances.c.digest).order_by(
+    _instances.c.staged_at, _instances.c.id
+)
+_APP_INSTANCE_DIGESTS = _INSTANCE_DIGESTS.where(_instances.c.app_id == bindparam("app_id"))
+_DEPLOYMENTS = select(schema.deployments.c.document).order_by(
+    schema.deployments.c.created_at, schema.deployments.c.id
+)
+_versions = schema.app_versions
+_PRUNE_APP_VERSIONS = delete(_versions).where(
+    _versions.c.app_id == bindparam("app_id"),
+    _versions.c.version
+    < (
+        select(_versions.c.version)
+        .where(_versions.c.app_id == bindparam("app_id"))
+        .order_by(_versions.c.version.desc())
+        .offset(MAX_APP_VERSIONS - 1)
+        .limit(1)
+        .scalar_subquery()
+    ),
+)
+_APPEND_EVENT = _events.insert().returning(_events.c.id)
+_PRUNE_EVENTS = delete(_events).where(_events.c.id <= bindparam("newest"))
+_LAST_EVENT_ID = select(func.max(_events.c.id))
+_EVENTS_AFTER = (
+    select(_events.c.id, _events.c.type, _events.c.at, _events.c.payload)
+    .where(_events.c.id > bindparam("after"))
+    .order_by(_events.c.id)
+    .limit(bindparam("limit"))
+)
+_APP_VERSIONS = (
+    select(_versions.c.version)
+    .where(_versions.c.app_id == bindparam("app_id"))
+    .order_by(_versions.c.version.desc())
+)
+_APP_VERSION = select(_versions.c.document).where(
+    _versions.c.app_id == bindparam("app_id"), _versions.c.version == bindparam("version")
+)
+_GROUPS = select(schema.groups.c.document).order_by(schema.groups.c.id)
+_DEPLOYMENT = select(schema.deployments.c.document).where(
+    schema.deployments.c.id == bindparam("key")
+)
+_LAUNCH_DELAYS = select(schema.launch_delays.c.document).order_by(schema.launch_delays.c.app_id)
+_LAUNCH_DELAY = select(schema.launch_delays.c.document).where(
+    schema.launch_delays.c.app_id == bindparam("key")
+)
+_TASK_FAILURE = select(schema.task_failures.c.document).where(
+    schema.task_failures.c.app_id == bindparam("key")
+)
+_VALUE = select(schema.settings.c.value).where(schema.settings.c.key == bindparam("key"))
+
 
 @dataclass
 class DecodedRecords:
@@ -60,15 +117,10 @@ class SqlTransaction(BuildRecords, Transaction):
     # apps
 
     def get_app(self, app_id: str) -> AppDefinition | None:
-        query = select(schema.apps.c.digest, schema.apps.c.document)
-        return read_one(
-            self._connection, query.where(schema.apps.c.id == app_id), app_id, APP, self._apps
-        )
+        return read_one(self._connection, _APP, app_id, APP, self._apps)
 
     def list_apps(self) -> list[AppDefinition]:
-        table = schema.apps
-        query = select(table.c.id, table.c.digest).order_by(table.c.id)
-        return read_listed(self._connection, query, table, APP, self._apps, whole_table=True)
+        return read_listed(self._connection, _APP_DIGESTS, _apps, APP, self._apps, whole_table=True)
 
     def put_app(self, app: AppDefinition) -> None:
         document = APP.dumps(app)
@@ -78,68 +130,40 @@ class SqlTransaction(BuildRecords, Transaction):
             schema.app_versions,
             {"app_id": app.id, "version": app.version, "document": document},
         )
-        self._prune_app_versions(app.id)
-
-    def _prune_app_versions(self, app_id: str) -> None:
-        versions = schema.app_versions
-        oldest_kept = (
-            select(versions.c.version)
-            .where(versions.c.app_id == app_id)
-            .order_by(versions.c.version.desc())
-            .offset(MAX_APP_VERSIONS - 1)
-            .limit(1)
-            .scalar_subquery()
-        )
-        self._connection.execute(
-            delete(versions).where(versions.c.app_id == app_id, versions.c.version < oldest_kept)
-        )
+        self._connection.execute(_PRUNE_APP_VERSIONS, {"app_id": app.id})
 
     def delete_app(self, app_id: str) -> None:
-        self._connection.execute(delete(schema.apps).where(schema.apps.c.id == app_id))
+        self._delete(schema.apps, "id", app_id)
         self._apps.forget(app_id)
         self.delete_launch_delay(app_id)
-        self._delete(schema.task_failures, schema.task_failures.c.app_id, app_id)
+        self._delete(schema.task_failures, "app_id", app_id)
 
     def list_app_versions(self, app_id: str) -> list[datetime]:
-        versions = schema.app_versions
-        query = (
-            select(versions.c.version)
-            .where(versions.c.app_id == app_id)
-            .order_by(versions.c.version.desc())
-        )
-        return list(self._connection.execute(query).scalars())
+        return list(self._connection.execute(_APP_VERSIONS, {"app_id": app_id}).scalars())
 
     def get_app_version(self, app_id: str, version: datetime) -> AppDefinition | None:
-        versions = schema.app_versions
-        query = select(versions.c.document).where(
-            versions.c.app_id == app_id, versions.c.version == version
-        )
-        document = self._scalar(query)
+        document = self._scalar(_APP_VERSION, {"app_id": app_id, "version": version})
         return None if document is None else APP.loads(document)
 
     # groups
 
     def list_groups(self) -> list[Group]:
-        query = select(schema.groups.c.document).order_by(schema.groups.c.id)
-        return [GROUP.loads(document) for document in self._connection.execute(query).scalars()]
+        return [GROUP.loads(document) for document in self._connection.execute(_GROUPS).scalars()]
 
     def put_group(self, group: Group) -> None:
         self._upsert(schema.groups, {"id": group.id, "document": GROUP.dumps(group)})
 
     def delete_group(self, group_id: str) -> None:
-        self._delete(schema.groups, schema.groups.c.id, group_id)
+        self._delete(schema.groups, "id", group_id)
 
     # deployments
 
     def get_deployment(self, deployment_id: str) -> Deployment | None:
-        table = schema.deployments
-        document = self._scalar(select(table.c.document).where(table.c.id == deployment_id))
+        document = self._scalar(_DEPLOYMENT, {"key": deployment_id})
         return None if document is None else DEPLOYMENT.loads(document)
 
     def list_deployments(self) -> list[Deployment]:
-        table = schema.deployments
-        query = select(table.c.document).order_by(table.c.created_at, table.c.id)
-        documents = self._connection.execute(query).scalars()
+        documents = self._connection.execute(_DEPLOYMENTS).scalars()
         return [DEPLOYMENT.loads(document) for document in documents]
 
     def put_deployment(self, deployment: Deployment) -> None:
@@ -151,22 +175,26 @@ class SqlTransaction(BuildRecords, Transaction):
         self._upsert(schema.deployments, values)
 
     def delete_deployment(self, deployment_id: str) -> None:
-        self._delete(schema.deployments, schema.deployments.c.id, deployment_id)
+        self._delete(schema.deployments, "id", deployment_id)
 
     # instances
 
     def get_instance(self, instance_id: str) -> Instance | None:
-        table = schema.instances
-        query = select(table.c.digest, table.c.document).where(table.c.id == instance_id)
-        return read_one(self._connection, query, instance_id, INSTANCE, self._instances)
+        return read_one(self._connection, _INSTANCE, instance_id, INSTANCE, self._instances)
 
     def list_instances(self, app_id: str | None = None) -> list[Instance]:
-        table = schema.instances
-        query = select(table.c.id, table.c.digest).order_by(table.c.staged_at, table.c.id)
-        if app_id is not None:
-            query = query.where(table.c.app_id == app_id)
+        if app_id is None:
+            query, parameters = _INSTANCE_DIGESTS, None
+        else:
+            query, parameters = _APP_INSTANCE_DIGESTS, {"app_id": app_id}
         return read_listed(
-            self._connection, query, table, INSTANCE, self._instances, whole_table=app_id is None
+            self._connection,
+            query,
+            _instances,
+            INSTANCE,
+            self._instances,
+            parameters=parameters,
+            whole_table=app_id is None,
         )
 
     def put_instance(self, instance: Instance) -> None:
@@ -181,31 +209,28 @@ class SqlTransaction(BuildRecords, Transaction):
         self._upsert(schema.instances, values)
 
     def delete_instance(self, instance_id: str) -> None:
-        self._delete(schema.instances, schema.instances.c.id, instance_id)
+        self._delete(schema.instances, "id", instance_id)
         self._instances.forget(instance_id)
 
     # launch queue
 
     def get_launch_delay(self, app_id: str) -> LaunchDelay | None:
-        table = schema.launch_delays
-        document = self._scalar(select(table.c.document).where(table.c.app_id == app_id))
+        document = self._scalar(_LAUNCH_DELAY, {"key": app_id})
         return None if document is None else LAUNCH_DELAY.loads(document)
 
     def list_launch_delays(self) -> list[LaunchDelay]:
-        table = schema.launch_delays
-        query = select(table.c.document).order_by(table.c.app_id)
-        return [LAUNCH_DELAY.loads(text) for text in self._connection.execute(query).scalars()]
+        documents = self._connection.execute(_LAUNCH_DELAYS).scalars()
+        return [LAUNCH_DELAY.loads(document) for document in documents]
 
     def put_launch_delay(self, delay: LaunchDelay) -> None:
         values = {"app_id": delay.app_id, "document": LAUNCH_DELAY.dumps(delay)}
         self._upsert(schema.launch_delays, values)
 
     def delete_launch_delay(self, app_id: str) -> None:
-        self._delete(schema.launch_delays, schema.launch_delays.c.app_id, app_id)
+        self._delete(schema.launch_delays, "app_id", app_id)
 
     def get_task_failure(self, app_id: str) -> TaskFailure | None:
-        table = schema.task_failures
-        document = self._scalar(select(table.c.document).where(table.c.app_id == app_id))
+        document = self._scalar(_TASK_FAILURE, {"key": app_id})
         return None if document is None else TASK_FAILURE.loads(document)
 
     def put_task_failure(self, failure: TaskFailure) -> None:
@@ -224,39 +249,29 @@ class SqlTransaction(BuildRecords, Transaction):
             )
         document = _dumps(payload)
         row = {"type": event_type, "at": at, "payload": document}
-        insert = schema.events.insert().values(row).returning(schema.events.c.id)
-        event_id: int = self._connection.execute(insert).scalar_one()
+        event_id: int = self._connection.execute(_APPEND_EVENT, row).scalar_one()
         stored = schema.from_microseconds(schema.to_microseconds(at))
         self.appended.append(Event(event_id, event_type, stored, json.loads(document)))
         return event_id
 
     def list_events(self, *, after: int = 0, limit: int = 1000) -> list[Event]:
-        table = schema.events
-        query = (
-            select(table.c.id, table.c.type, table.c.at, table.c.payload)
-            .where(table.c.id > after)
-            .order_by(table.c.id)
-            .limit(limit)
-        )
-        rows = self._connection.execute(query).all()
+        rows = self._connection.execute(_EVENTS_AFTER, {"after": after, "limit": limit}).all()
         return [Event(id_, type_, at, json.loads(payload)) for id_, type_, at, payload in rows]
 
     def last_event_id(self) -> int:
-        newest = self._connection.execute(select(func.max(schema.events.c.id))).scalar()
+        newest = self._connection.execute(_LAST_EVENT_ID).scalar()
         return int(newest or 0)
 
     def prune_events(self, *, keep: int) -> None:
         """Forget events more than `keep` ids older than the newest appended here."""
         if self.appended:
             newest = self.appended[-1].id
-            self._connection.execute(
-                delete(schema.events).where(schema.events.c.id <= newest - keep)
-            )
+            self._connection.execute(_PRUNE_EVENTS, {"newest": newest - keep})
 
     # settings
 
     def get_value(self, key: str) -> JsonValue:
-        document = self._scalar(select(schema.settings.c.value).where(schema.settings.c.key == key))
+        document = self._scalar(_VALUE, {"key": key})
         if document is None:
             return None
         value: JsonValue = json.loads(document)
