@@ -8,10 +8,10 @@ app to its instance count; instances whose app is gone are stopped.
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 
 from conveyor.controllers.deployments import DeploymentRunner, apps_still_held
 from conveyor.controllers.instances import InstanceLifecycle
+from conveyor.controllers.pending import PassView
 from conveyor.controllers.scaling import Scaler
 from conveyor.controllers.wakeup import Wakeup
 from conveyor.domain.clock import Clock
@@ -21,6 +21,8 @@ from conveyor.engines.protocol import ExitReason
 from conveyor.store import Store
 
 log = logging.getLogger(__name__)
+
+LAUNCHES_WAIT = 1  # the doorbell wakes this loop before the others (see `Wakeup`)
 
 
 def handle_of(instance: Instance) -> TaskHandle | None:
@@ -54,8 +56,8 @@ class AppsController:
         self._wakeup = wakeup
         self._interval = interval
         self.lifecycle = InstanceLifecycle(store, engine, clock)
-        self._scaler = Scaler(store, engine, self.lifecycle, clock)
-        self._deployments = DeploymentRunner(store, self.lifecycle, self._scaler, clock)
+        self._scaler = Scaler(engine, self.lifecycle, clock)
+        self._deployments = DeploymentRunner(self.lifecycle, self._scaler, clock)
 
     async def run(self) -> None:
         """Reattach, then reconcile on every wake-up. Task ends come in through
@@ -66,7 +68,7 @@ class AppsController:
                 await self.reconcile()
             except Exception:
                 log.exception("reconcile failed; retrying")
-            await self._wakeup.wait(self._interval)
+            await self._wakeup.wait(self._interval, priority=LAUNCHES_WAIT)
 
     async def reattach(self) -> None:
         """Adopt the tasks of an earlier server; record those that ended meanwhile."""
@@ -97,26 +99,27 @@ class AppsController:
 
     async def reconcile(self) -> None:
         with self._store.transaction() as tx:
-            apps = {app.id: app for app in tx.list_apps()}
-            deployments = [d for d in tx.list_deployments() if d.is_active]
-            by_app: dict[str, list[Instance]] = defaultdict(list)
-            for instance in tx.list_instances():
-                by_app[instance.app_id].append(instance)
+            view = PassView.read(tx)
         held: set[str] = set()
-        for deployment in deployments:
+        for deployment in view.deployments:
             held |= apps_still_held(deployment)
-            await self._deployments.advance(deployment, apps, by_app)
-        for app_id, app in apps.items():
+            await self._deployments.advance(deployment, view)
+        for app_id, app in view.apps.items():
             if app_id not in held:
-                await self._scaler.scale(app, by_app.get(app_id, []))
-        for app_id, instances in by_app.items():
-            orphaned = app_id not in apps and app_id not in held
-            await self._carry_out_kills(instances, orphaned=orphaned)
+                await self._scaler.scale(app, view)
+        for app_id, instances in view.instances.items():
+            orphaned = app_id not in view.apps and app_id not in held
+            await self._carry_out_kills(instances, view, orphaned=orphaned)
+        view.pending.flush(self._store)
 
-    async def _carry_out_kills(self, instances: list[Instance], *, orphaned: bool) -> None:
+    async def _carry_out_kills(
+        self, instances: list[Instance], view: PassView, *, orphaned: bool
+    ) -> None:
         """Send kills marked but not yet sent; stop every instance of an app that is gone."""
         for instance in instances:
             if instance.state is InstanceState.KILLING:
                 await self.lifecycle.signal_kill(instance)
             elif orphaned and instance.state.is_active:
-                await self.lifecycle.kill(instance, message="app no longer exists")
+                await self.lifecycle.kill(
+                    instance, message="app no longer exists", pending=view.pending
+                )

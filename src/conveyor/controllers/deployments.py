@@ -1,14 +1,17 @@
 """Carrying out deployments step by step. A step's actions are re-evaluated on every pass from
-the stored state, so a restarted server resumes a deployment where it was."""
+the stored state, so a restarted server resumes a deployment where it was. The bookkeeping (a
+step begins, succeeds; the deployment ends) is written with the pass's next launch or kill, or at
+the end of the pass (`PendingWrites`)."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
 from conveyor.controllers.instances import InstanceLifecycle
+from conveyor.controllers.pending import PassView
 from conveyor.controllers.scaling import Scaler
 from conveyor.domain.apps import AppDefinition
 from conveyor.domain.clock import Clock
@@ -26,7 +29,7 @@ from conveyor.domain.event_json import (
 )
 from conveyor.domain.instances import Instance, InstanceState, runs_current_config
 from conveyor.domain.restarts import compute_restart_strategy, plan_restart_progress
-from conveyor.store import Store, Transaction
+from conveyor.store import Transaction
 
 log = logging.getLogger(__name__)
 
@@ -42,83 +45,74 @@ def _all_healthy(instances: Sequence[Instance]) -> bool:
     return all(instance.is_healthy for instance in instances)
 
 
+def _still_stored(tx: Transaction, deployment: Deployment) -> bool:
+    """Whether `deployment` is still there: the API may have cancelled it since the pass read
+    it, and a cancelled deployment must not come back."""
+    return tx.get_deployment(deployment.id) is not None
+
+
+def _record_step_success(tx: Transaction, deployment: Deployment, now: datetime) -> None:
+    payload = deployment_step_event(deployment, success=True, at=now)
+    tx.append_event("deployment_step_success", payload, at=now)
+
+
 class DeploymentRunner:
-    def __init__(
-        self,
-        store: Store,
-        lifecycle: InstanceLifecycle,
-        scaler: Scaler,
-        clock: Clock,
-    ) -> None:
-        self._store = store
+    def __init__(self, lifecycle: InstanceLifecycle, scaler: Scaler, clock: Clock) -> None:
         self._lifecycle = lifecycle
         self._scaler = scaler
         self._clock = clock
 
-    async def advance(
-        self,
-        deployment: Deployment,
-        apps: Mapping[str, AppDefinition],
-        instances: Mapping[str, list[Instance]],
-    ) -> None:
+    async def advance(self, deployment: Deployment, view: PassView) -> None:
         """Act on the current step; while a step turns out complete without acting (nothing to
         launch or kill), go straight on to the next one in the same pass."""
         if deployment.current_step == 0:
-            deployment = self._begin_step(deployment, 1, instances)
+            deployment = self._begin_step(deployment, 1, view)
         while deployment.status is DeploymentStatus.RUNNING:
             done = True
             for action in deployment.current_actions:
-                app_instances = instances.get(action.app_id, [])
-                app = apps.get(action.app_id)
-                if not await self._perform(action, deployment, app, app_instances):
+                if not await self._perform(action, deployment, view):
                     done = False
             if not done:
                 return
-            deployment = self._finish_step(deployment, instances)
+            deployment = self._begin_step(
+                deployment, deployment.current_step + 1, view, finished_step=True
+            )
 
     def _begin_step(
-        self,
-        deployment: Deployment,
-        step: int,
-        instances: Mapping[str, list[Instance]],
-        *,
-        finished_step: bool = False,
+        self, deployment: Deployment, step: int, view: PassView, *, finished_step: bool = False
     ) -> Deployment:
         """Record that `step` begins (and, with `finished_step`, that the one before it
-        succeeded) in one transaction."""
+        succeeded)."""
         now = self._clock.now()
         if step > deployment.total_steps:
-            return self._finish(deployment, finished_step=finished_step)
+            return self._finish(deployment, view, finished_step=finished_step)
         counts = dict(deployment.restart_counts)
         for action in deployment.steps[step - 1].actions:
             if action.kind is ActionKind.RESTART:
-                active = [i for i in instances.get(action.app_id, []) if i.state.is_active]
+                active = [i for i in view.instances_of(action.app_id) if i.state.is_active]
                 counts[action.app_id] = len(active)
         started = replace(deployment, current_step=step, step_started_at=now, restart_counts=counts)
-        with self._store.transaction() as tx:
+
+        def store(tx: Transaction) -> None:
+            if not _still_stored(tx, deployment):
+                return
             if finished_step:
-                self._record_step_success(tx, deployment, now)
+                _record_step_success(tx, deployment, now)
             tx.put_deployment(started)
             tx.append_event("deployment_info", deployment_info_event(started, at=now), at=now)
+
+        view.pending.add(store)
         return started
 
-    def _record_step_success(self, tx: Transaction, deployment: Deployment, now: datetime) -> None:
-        payload = deployment_step_event(deployment, success=True, at=now)
-        tx.append_event("deployment_step_success", payload, at=now)
-
-    def _finish_step(
-        self, deployment: Deployment, instances: Mapping[str, list[Instance]]
-    ) -> Deployment:
-        return self._begin_step(
-            deployment, deployment.current_step + 1, instances, finished_step=True
-        )
-
-    def _finish(self, deployment: Deployment, *, finished_step: bool) -> Deployment:
+    def _finish(self, deployment: Deployment, view: PassView, *, finished_step: bool) -> Deployment:
         now = self._clock.now()
         finished = replace(deployment, status=DeploymentStatus.SUCCEEDED)
-        with self._store.transaction() as tx:
+
+        def store(tx: Transaction) -> None:
+            if not _still_stored(tx, deployment):
+                return
             if finished_step:
-                self._record_step_success(tx, deployment, now)
+                _record_step_success(tx, deployment, now)
             tx.delete_deployment(deployment.id)
             tx.put_value(outcome_key(deployment.id), DeploymentStatus.SUCCEEDED.value)
             tx.append_event(
@@ -126,40 +120,40 @@ class DeploymentRunner:
                 deployment_ended_event(finished, success=True, at=now),
                 at=now,
             )
-        log.info("deployment %s succeeded", deployment.id)
+            log.info("deployment %s succeeded", deployment.id)
+
+        view.pending.add(store)
         return finished
 
     async def _perform(
-        self,
-        action: DeploymentAction,
-        deployment: Deployment,
-        app: AppDefinition | None,
-        instances: list[Instance],
+        self, action: DeploymentAction, deployment: Deployment, view: PassView
     ) -> bool:
         """Move the action on; True when it is complete."""
+        app = view.apps.get(action.app_id)
+        instances = view.instances_of(action.app_id)
         if action.kind is ActionKind.STOP or app is None:
-            return await self._stop(instances)
+            return await self._stop(instances, view)
         if action.kind is ActionKind.START:
             return True
         if action.kind is ActionKind.SCALE:
-            return await self._scale(app, instances)
-        return await self._restart(app, deployment, instances)
+            return await self._scale(app, view)
+        return await self._restart(app, deployment, view)
 
-    async def _stop(self, instances: list[Instance]) -> bool:
+    async def _stop(self, instances: list[Instance], view: PassView) -> bool:
         for instance in instances:
             if instance.state.is_active:
-                await self._lifecycle.kill(instance, message="app stopped")
+                await self._lifecycle.kill(instance, message="app stopped", pending=view.pending)
         return not instances
 
-    async def _scale(self, app: AppDefinition, instances: list[Instance]) -> bool:
-        await self._scaler.scale(app, instances)
+    async def _scale(self, app: AppDefinition, view: PassView) -> bool:
+        await self._scaler.scale(app, view)
+        instances = view.instances_of(app.id)
         active = [i for i in instances if i.state.is_active]
         killing = [i for i in instances if i.state is InstanceState.KILLING]
         return len(active) == app.instances and not killing and _all_healthy(active)
 
-    async def _restart(
-        self, app: AppDefinition, deployment: Deployment, instances: list[Instance]
-    ) -> bool:
+    async def _restart(self, app: AppDefinition, deployment: Deployment, view: PassView) -> bool:
+        instances = view.instances_of(app.id)
         running_at_start = deployment.restart_counts.get(app.id, 0)
         strategy = compute_restart_strategy(app.instances, app.upgrade_strategy, running_at_start)
         old = [i for i in instances if not runs_current_config(i, app)]
@@ -167,7 +161,10 @@ class DeploymentRunner:
         move = plan_restart_progress(target=app.instances, strategy=strategy, old=old, new=new)
         for instance_id in move.kill:
             victim = next(i for i in instances if i.id == instance_id)
-            await self._lifecycle.kill(victim, message="replaced by a new version")
+            await self._lifecycle.kill(
+                victim, message="replaced by a new version", pending=view.pending
+            )
         if move.launch:
-            await self._scaler.launch(app, move.launch, [i for i in instances if i.state.is_active])
+            active = [i for i in instances if i.state.is_active]
+            await self._scaler.launch(app, move.launch, active, view)
         return move.done and not move.kill and not move.launch

@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import replace
 
+from conveyor.controllers.pending import PendingWrites
 from conveyor.domain.apps import AppDefinition, task_id_prefix
 from conveyor.domain.backoff import record_launch_failure
 from conveyor.domain.clock import Clock
@@ -88,20 +89,25 @@ class InstanceLifecycle:
             kill_grace_seconds=app.kill_grace_seconds,
         )
 
-    async def launch(self, app: AppDefinition, stagings: Sequence[Instance]) -> list[Instance]:
+    async def launch(
+        self,
+        app: AppDefinition,
+        stagings: Sequence[Instance],
+        *,
+        pending: PendingWrites | None = None,
+    ) -> list[Instance]:
         """Start these new instances of `app` together: all are stored STAGING in one
-        transaction before the engine is asked for any, and the engine's launches overlap.
-        Returns those that started; a refused launch counts as a failure of the app."""
+        transaction (after what is `pending`) before the engine is asked for any, and the
+        engine's launches overlap. Returns those that started; a refused launch counts as a
+        failure of the app."""
         now = self._clock.now()
         with self._store.transaction() as tx:
+            if pending is not None:
+                pending.apply(tx)
             for staging in stagings:
                 tx.put_instance(staging)
                 tx.append_event("status_update_event", status_update_event(staging, at=now), at=now)
-        launches = [
-            self._engine.launch(launch_spec(app, staging.id), node=staging.node)
-            for staging in stagings
-        ]
-        outcomes = await asyncio.gather(*launches, return_exceptions=True)
+        outcomes = await self._launch_all(app, stagings)
         started = []
         for staging, outcome in zip(stagings, outcomes, strict=True):
             if isinstance(outcome, ConveyorError):
@@ -112,6 +118,22 @@ class InstanceLifecycle:
             else:
                 started.append((staging, outcome))
         return self._record_running(started)
+
+    async def _launch_all(
+        self, app: AppDefinition, stagings: Sequence[Instance]
+    ) -> list[TaskHandle | BaseException]:
+        """The engine's answer for each staging: its handle, or what it raised. One launch is
+        awaited in place: a task of its own would wait behind every other ready loop."""
+        launches = [
+            self._engine.launch(launch_spec(app, staging.id), node=staging.node)
+            for staging in stagings
+        ]
+        if len(launches) > 1:
+            return await asyncio.gather(*launches, return_exceptions=True)
+        try:
+            return [await launches[0]]
+        except Exception as error:
+            return [error]
 
     def _record_running(self, started: list[tuple[Instance, TaskHandle]]) -> list[Instance]:
         now = self._clock.now()
@@ -150,10 +172,15 @@ class InstanceLifecycle:
             )
             self._record_failure(tx, failed, app, message)
 
-    async def kill(self, instance: Instance, *, message: str = "") -> None:
-        """Ask the engine to stop `instance`; its end arrives later through `record_exit`."""
+    async def kill(
+        self, instance: Instance, *, message: str = "", pending: PendingWrites | None = None
+    ) -> None:
+        """Ask the engine to stop `instance` (stored KILLING first, after what is `pending`);
+        its end arrives later through `record_exit`."""
         now = self._clock.now()
         with self._store.transaction() as tx:
+            if pending is not None:
+                pending.apply(tx)
             current = tx.get_instance(instance.id)
             if current is None or current.state.is_terminal:
                 return
