@@ -2,14 +2,17 @@
 the same 100 processes by hand and polling them, in the same run.
 
 Conveyor: one `POST /v2/apps` with `instances: 100` of `exec python3 -m http.server $PORT0` (cpus
-0.01, mem 64, an HTTP health check every second, grace period 30 s), then `GET /v2/apps/{id}`
-every 0.1 s until `tasksHealthy` is 100. Baseline: 100 `subprocess.Popen`s of the same command
+1 — Marathon's default, the CPU weight of a plain process such as the baseline's; mem 64; an
+HTTP health check every second, grace period 30 s), then `GET /v2/apps/{id}` every 0.1 s until
+`tasksHealthy` is 100. The server's CPU time over that span is printed too. `--cpus 0.01` shows
+what a tiny CPU weight costs: each instance then gets 1/100 of the weight of the server's own
+process while they compete for the cores. Baseline: 100 `subprocess.Popen`s of the same command
 (same PATH, free ports), each polled with an HTTP GET every second, as the health check does
 (probe, then sleep the interval), until all answer 200; and the same polled every 0.1 s, the best
 a poller could do. Rounds alternate which goes first; the app is deleted and the processes killed
 after each.
 
-    .venv/bin/python bench/healthy_100.py [--quick] [--rounds N]
+    .venv/bin/python bench/healthy_100.py [--quick] [--rounds N] [--cpus C]
 
 Target: Conveyor within 1.25× of the baseline polled every second.
 """
@@ -28,10 +31,11 @@ from collections.abc import Callable
 from contextlib import ExitStack
 
 import httpx
+import psutil
 
 from conveyor.engines.supervisors import DEFAULT_PATH
 from figures import verdict_line
-from live_server import delete_app, live_server
+from live_server import delete_app, live_server_process
 
 INSTANCES = 100
 COMMAND = "exec python3 -m http.server $PORT0 --bind 127.0.0.1"
@@ -94,13 +98,13 @@ async def bare_healthy(interval: float) -> float:
             process.wait()
 
 
-def conveyor_healthy(client: httpx.Client) -> float:
+def conveyor_healthy(server: psutil.Process, client: httpx.Client, cpus: float) -> float:
     """Seconds from POST /v2/apps until the app reports all instances healthy."""
     document = {
         "id": APP_ID,
         "cmd": COMMAND,
         "instances": INSTANCES,
-        "cpus": 0.01,
+        "cpus": cpus,
         "mem": 64,
         "healthChecks": [
             {
@@ -113,23 +117,30 @@ def conveyor_healthy(client: httpx.Client) -> float:
             }
         ],
     }
+    cpu_before = server.cpu_times()
     began = time.monotonic()
     client.post("/v2/apps", json=document).raise_for_status()
     try:
         while time.monotonic() - began < HEALTHY_TIMEOUT:
             if client.get(f"/v2/apps{APP_ID}").json()["app"]["tasksHealthy"] >= INSTANCES:
-                return time.monotonic() - began
+                took = time.monotonic() - began
+                cpu = server.cpu_times()
+                used = cpu.user + cpu.system - cpu_before.user - cpu_before.system
+                print(f"  (server CPU time meanwhile: {used:.2f} s)")
+                return took
             time.sleep(0.1)
         raise TimeoutError(f"{APP_ID} not healthy within {HEALTHY_TIMEOUT}s")
     finally:
         delete_app(client, APP_ID)
 
 
-def measure_round(client: httpx.Client, *, baseline_first: bool) -> dict[str, float]:
+def measure_round(
+    server: psutil.Process, client: httpx.Client, cpus: float, *, baseline_first: bool
+) -> dict[str, float]:
     measurements: dict[str, Callable[[], float]] = {
         "baseline, polled every 1 s": lambda: asyncio.run(bare_healthy(CHECK_INTERVAL)),
         "baseline, polled every 0.1 s": lambda: asyncio.run(bare_healthy(0.1)),
-        "conveyor": lambda: conveyor_healthy(client),
+        "conveyor": lambda: conveyor_healthy(server, client, cpus),
     }
     order = list(measurements) if baseline_first else list(reversed(measurements))
     print(f"round: {', then '.join(order)}")
@@ -156,10 +167,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="one round instead of three")
     parser.add_argument("--rounds", type=int, help="rounds, alternating which goes first")
+    parser.add_argument("--cpus", type=float, default=1.0, help="the app's cpus (default 1)")
     arguments = parser.parse_args()
     count = arguments.rounds or (1 if arguments.quick else 3)
-    with live_server(port_range=PORT_RANGE) as client:
-        rounds = [measure_round(client, baseline_first=index % 2 == 0) for index in range(count)]
+    print(f"{INSTANCES} instances, cpus {arguments.cpus:g} each")
+    with live_server_process(port_range=PORT_RANGE) as (server, client):
+        rounds = [
+            measure_round(server, client, arguments.cpus, baseline_first=index % 2 == 0)
+            for index in range(count)
+        ]
     report(rounds)
 
 

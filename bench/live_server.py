@@ -37,12 +37,22 @@ DELETE_TIMEOUT = 60.0
 
 @contextlib.contextmanager
 def live_server(*, port_range: tuple[int, int] | None = None) -> Iterator[httpx.Client]:
+    with live_server_process(port_range=port_range) as (_, client):
+        yield client
+
+
+@contextlib.contextmanager
+def live_server_process(
+    *, port_range: tuple[int, int] | None = None
+) -> Iterator[tuple[psutil.Process, httpx.Client]]:
+    """`live_server`, also giving the server's process (to read its CPU time)."""
     with tempfile.TemporaryDirectory(prefix="conveyor-bench-") as scratch:
         server = ServerProcess(Path(scratch) / "data", port_range=port_range)
         server.start()
+        assert server.process is not None
         client = httpx.Client(base_url=server.url, timeout=30)
         try:
-            yield client
+            yield psutil.Process(server.process.pid), client
         finally:
             try:
                 delete_all_apps(client)
