@@ -123,15 +123,17 @@ class HealthController:
         period lasts, probe every STARTUP_PROBE_SECONDS instead: failures in that time do not
         count anyway, and a new instance is seen healthy as soon as it answers."""
         check = checks[index]
-        starting = True
+        starting = instance.health[index].first_success is None
         while True:
             healthy, cause = await run_probe(self._client, check, instance, starting=starting)
-            if healthy is not None:
+            in_grace = self._clock.now() < grace_period_end(instance, check)
+            # A failure before the first success, inside the grace period, does not count
+            # (`is_failure_ignored`): nothing to store.
+            if healthy is not None and not (starting and in_grace and not healthy):
                 outcome = Outcome(healthy=healthy, cause=cause)
                 if not await self._record(instance.id, index, checks, outcome):
                     return
                 starting = starting and not healthy
-            in_grace = self._clock.now() < grace_period_end(instance, check)
             quick = starting and in_grace
             await asyncio.sleep(STARTUP_PROBE_SECONDS if quick else max(check.interval_seconds, 1))
 
