@@ -11,7 +11,11 @@ from pathlib import Path
 import psutil
 import pytest
 
+from tests.support.postgres import postgres_server, postgres_url
 from tests.support.servers import ServerProcess
+
+# One throwaway PostgreSQL cluster per test process, for every folder that uses one.
+__all__ = ["postgres_server", "postgres_url"]
 
 
 def _kill_leftover_tasks(data_dir: Path) -> None:
@@ -61,3 +65,16 @@ def server_factory(tmp_path: Path) -> Iterator[type[ServerProcess]]:
 def server(server_factory: type[ServerProcess]) -> ServerProcess:
     """A running server on a fresh SQLite data dir, with its own port range."""
     return server_factory().start()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'data' / 'conveyor.db'}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest) -> str:
+    """An empty database of each kind, by URL."""
+    fixture = "sqlite_url" if request.param == "sqlite" else "postgres_url"
+    url: str = request.getfixturevalue(fixture)
+    return url
