@@ -87,11 +87,13 @@ def test_success_clears_consecutive_failures_but_keeps_the_last_failure() -> Non
     assert result.last_failure_cause == "HTTP 500"
 
 
-@given(st.lists(st.booleans(), max_size=30))
-def test_alive_means_the_last_outcome_was_a_success(outcomes: list[bool]) -> None:
+@given(st.lists(st.booleans(), max_size=30), st.booleans())
+def test_alive_means_the_last_outcome_was_a_success(outcomes: list[bool], still: bool) -> None:
+    """Also when the clock does not move on between outcomes (`still`)."""
     result = HealthResult()
     for n, healthy in enumerate(outcomes):
-        result = record_health_outcome(result, healthy=healthy, cause="bad", now=seconds(n))
+        now = seconds(0) if still else seconds(n)
+        result = record_health_outcome(result, healthy=healthy, cause="bad", now=now)
 
     trailing_failures = 0
     for healthy in reversed(outcomes):

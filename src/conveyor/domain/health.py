@@ -30,7 +30,7 @@ def record_health_outcome(
         first_success = result.first_success or now
         return replace(
             result,
-            alive=_is_alive(now, result.last_failure),
+            alive=True,  # the newest outcome, whatever the clock says of the last failure
             consecutive_failures=0,
             first_success=first_success,
             last_success=now,
@@ -94,9 +94,3 @@ def describe_http_status(status: int) -> str:
 def _has_failed_too_often(check: HealthCheck, result: HealthResult) -> bool:
     limit = check.max_consecutive_failures
     return limit > 0 and result.consecutive_failures >= limit
-
-
-def _is_alive(last_success: datetime | None, last_failure: datetime | None) -> bool:
-    if last_success is None:
-        return False
-    return last_failure is None or last_success > last_failure
