@@ -1,8 +1,11 @@
 """`GET /v2/apps` latency with 1,000 apps and 10,000 tasks stored, through the real HTTP app,
 against the same server returning the identical JSON bytes prebuilt, in the same run. The
-listing is measured twice: with nothing changed since the previous request (the server reuses its
-rendering, validated by the newest event id) and right after a change (an event appended just
-before the request, so everything is rendered again).
+listing is measured three ways: with nothing changed since the previous request (the server reuses
+its rendering, validated by the newest event id); right after a change, made just before the
+request as the server makes it (in turn: one app scaled through `PUT /v2/apps/{id}`, one
+instance's health check flipped as the health controller records it, with its event); and right
+after an event the listing does not interpret (a made-up event type), which makes it read and
+count every app and instance again.
 
 The store is filled directly through `SqlStore` with the data of bench/store_reads.py (each app
 has a health check and labels, each instance is RUNNING with a health result). The HTTP app is
@@ -28,7 +31,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -41,6 +44,8 @@ from conveyor.api.app import build_api
 from conveyor.api.context import Context, ServerInfo
 from conveyor.domain.clock import SystemClock
 from conveyor.domain.errors import NotFound
+from conveyor.domain.event_json import failed_health_check_event, health_status_changed_event
+from conveyor.domain.health import record_health_outcome
 from conveyor.store.sql import SqlStore
 from figures import percentile, series_line, verdict_line
 
@@ -52,6 +57,7 @@ from store_reads import APPS, INSTANCES_PER_APP, fill, postgres_database
 PREBUILT_PATH = "/bench/prebuilt"
 TARGET_P99 = 0.100
 WARM_UP = 5
+SCALED_APP = "/v2/apps/prod/team0/service0"
 
 
 class IdleControl:
@@ -69,6 +75,7 @@ class Samples:
     listing: list[float] = field(default_factory=list)
     prebuilt: list[float] = field(default_factory=list)
     after_change: list[float] = field(default_factory=list)
+    after_unknown_event: list[float] = field(default_factory=list)
 
 
 def http_app(store: SqlStore, database: str) -> FastAPI:
@@ -112,24 +119,60 @@ def timed_get(client: httpx.Client, path: str) -> float:
     return elapsed
 
 
-def record_a_change(store: SqlStore) -> None:
-    """Append an event, as every change does: the next listing must render everything again."""
+def record_a_change(client: httpx.Client, store: SqlStore, number: int) -> None:
+    """One change as the server makes it: even numbers scale an app through the API (a new
+    version, a deployment that cancels the previous one), odd numbers flip the health of one
+    instance as the health controller records a probe's outcome."""
+    if number % 2 == 0:
+        body = {"instances": INSTANCES_PER_APP + (number // 2) % 2}
+        response = client.put(f"{SCALED_APP}?force=true", json=body)
+        response.raise_for_status()
+    else:
+        flip_health(store, f"/prod/team{number % 20}/service{number % APPS}")
+
+
+def flip_health(store: SqlStore, app_id: str) -> None:
+    """The first instance of `app_id` fails its health check if it passed, else passes it."""
+    now = datetime.now(UTC)
+    with store.transaction() as tx:
+        instance = tx.list_instances(app_id)[0]
+        before = instance.health[0]
+        after = record_health_outcome(before, healthy=not before.alive, cause="bench", now=now)
+        updated = replace(instance, health=(after, *instance.health[1:]))
+        tx.put_instance(updated)
+        if before.alive:
+            payload = failed_health_check_event(updated, health_check={}, at=now)
+            tx.append_event("failed_health_check_event", payload, at=now)
+        payload = health_status_changed_event(updated, alive=after.alive, at=now)
+        tx.append_event("health_status_changed_event", payload, at=now)
+
+
+def record_an_unknown_event(store: SqlStore) -> None:
+    """An event of a type the listing does not interpret: it must read everything again."""
     now = datetime.now(UTC)
     with store.transaction() as tx:
         tx.append_event("bench_change", {"eventType": "bench_change"}, at=now)
 
 
 def collect(client: httpx.Client, store: SqlStore, requests: int) -> Samples:
-    for _ in range(WARM_UP):
-        timed_get(client, "/v2/apps")
-        timed_get(client, PREBUILT_PATH)
+    """`requests` rounds of each kind of request, after `WARM_UP` rounds not recorded (the
+    first change after the store was filled without events reads everything)."""
+    warm_up = Samples()
+    for number in range(WARM_UP):
+        collect_round(client, store, number, warm_up)
     samples = Samples()
-    for _ in range(requests):
-        samples.listing.append(timed_get(client, "/v2/apps"))
-        samples.prebuilt.append(timed_get(client, PREBUILT_PATH))
-        record_a_change(store)
-        samples.after_change.append(timed_get(client, "/v2/apps"))
+    for number in range(WARM_UP, WARM_UP + requests):
+        collect_round(client, store, number, samples)
     return samples
+
+
+def collect_round(client: httpx.Client, store: SqlStore, number: int, samples: Samples) -> None:
+    samples.listing.append(timed_get(client, "/v2/apps"))
+    samples.prebuilt.append(timed_get(client, PREBUILT_PATH))
+    record_a_change(client, store, number)
+    samples.after_change.append(timed_get(client, "/v2/apps"))
+    record_an_unknown_event(store)
+    samples.after_unknown_event.append(timed_get(client, "/v2/apps"))
 
 
 def measure(name: str, url: str, requests: int) -> None:
@@ -162,6 +205,7 @@ def report(samples: Samples, size: int) -> None:
     print(series_line("baseline: the same bytes, prebuilt", samples.prebuilt))
     print(series_line("GET /v2/apps, nothing changed since", samples.listing))
     print(series_line("GET /v2/apps right after a change", samples.after_change))
+    print(series_line("GET /v2/apps after an unknown event", samples.after_unknown_event))
     for label, fraction in (("p50", 0.5), ("p99", 0.99)):
         ratio = percentile(samples.listing, fraction) / percentile(samples.prebuilt, fraction)
         print(f"  ratio at {label} (GET /v2/apps / prebuilt): {ratio:.2f}x")

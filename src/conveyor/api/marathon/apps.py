@@ -12,12 +12,13 @@ from starlette.responses import Response
 
 from conveyor.api.changes import deploy, request_kills, restarted, reverted, scaled_by
 from conveyor.api.context import context_of, flag, read_json
+from conveyor.api.marathon.listing import listing_of
 from conveyor.api.marathon.render import (
     ALWAYS_FOR_LIST,
     ALWAYS_FOR_ONE,
+    EMBED_LAST_FAILURE,
     EMBED_TASKS,
     Snapshot,
-    listings,
     parse_embeds,
     render_app,
 )
@@ -63,22 +64,24 @@ def _client_ip(request: Request) -> str:
 @router.get("/v2/apps")
 async def list_apps(request: Request) -> Response:
     context = context_of(request)
-    params = request.query_params
-    embeds = parse_embeds(params.getlist("embed")) | ALWAYS_FOR_LIST
-    cacheable = EMBED_TASKS not in embeds
-    query = str(request.url.query)
+    embeds = parse_embeds(request.query_params.getlist("embed")) | ALWAYS_FOR_LIST
+    if EMBED_TASKS in embeds:
+        return _list_apps_with_tasks(request, embeds)
+    listing = listing_of(context.store)
     with context.store.transaction() as tx:
-        marker = tx.last_event_id()
-        cached = listings.get(query, marker) if cacheable else None
-        if cached is None:
-            apps = [app for app in tx.list_apps() if _selected(app, request)]
-            failures = "lastTaskFailure" in embeds
-            snapshot = Snapshot.read(tx, {a.id for a in apps}, failures=failures)
-    if cached is not None:
-        return Response(cached, media_type="application/json")
+        fleet = listing.fleet(tx, failures=EMBED_LAST_FAILURE in embeds)
+    query = str(request.url.query)
+    body = listing.body(fleet, query, embeds, lambda app: _selected(app, request))
+    return Response(body, media_type="application/json")
+
+
+def _list_apps_with_tasks(request: Request, embeds: set[str]) -> Response:
+    """Task lists show health timestamps, which change without events: read and render all."""
+    with context_of(request).store.transaction() as tx:
+        apps = [app for app in tx.list_apps() if _selected(app, request)]
+        failures = EMBED_LAST_FAILURE in embeds
+        snapshot = Snapshot.read(tx, {a.id for a in apps}, failures=failures)
     body = orjson.dumps({"apps": [render_app(app, snapshot, embeds) for app in apps]})
-    if cacheable:
-        listings.put(query, marker, body)
     return Response(body, media_type="application/json")
 
 
