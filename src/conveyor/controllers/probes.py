@@ -29,12 +29,14 @@ def probe_port(check: HealthCheck, instance: Instance) -> int | None:
 async def probe_http(
     client: httpx.AsyncClient, url: str, *, timeout: float, ignore_http1xx: bool
 ) -> ProbeResult:
+    """GET `url`; only the status counts, so the body is not read."""
     try:
-        response = await client.get(url, timeout=timeout)
+        async with client.stream("GET", url, timeout=timeout) as response:
+            status = response.status_code
     except httpx.HTTPError as error:
         return False, f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
-    healthy = interpret_http_status(response.status_code, ignore_http1xx=ignore_http1xx)
-    return healthy, None if healthy else f"HTTP {response.status_code} from {url}"
+    healthy = interpret_http_status(status, ignore_http1xx=ignore_http1xx)
+    return healthy, None if healthy else f"HTTP {status} from {url}"
 
 
 async def probe_tcp(host: str, port: int, *, timeout: float) -> ProbeResult:
