@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from conveyor.domain.apps import AppDefinition, VersionInfo
 from conveyor.domain.deployments import ActionKind, DeploymentAction, DeploymentStep
 from conveyor.domain.errors import Invalid
+from conveyor.domain.groups import Group
 from conveyor.domain.planning import (
     dependency_depths,
     dependency_graph,
@@ -146,6 +147,63 @@ def test_relative_dependency_is_resolved_against_the_app_id() -> None:
     )
 
     assert dependency_graph(target)["/prod/api"] == {"/prod/db", "/prod/api/cache"}
+
+
+def group(group_id: str, *deps: str) -> Group:
+    return Group(id=group_id, version=T0, dependencies=deps)
+
+
+def test_a_groups_dependencies_order_every_app_under_it() -> None:
+    # Marathon's example: the service group depends on the database group
+    target = apps(
+        app("/product/database/mongo"),
+        app("/product/database/mysql"),
+        app("/product/service/rails"),
+        app("/product/service/play/api"),
+    )
+    groups = [group("/product/service", "/product/database"), group("/product/database")]
+
+    steps = plan_deployment({}, target, groups)
+
+    assert layout(steps)[1:] == [
+        [
+            ("ScaleApplication", "/product/database/mongo"),
+            ("ScaleApplication", "/product/database/mysql"),
+        ],
+        [
+            ("ScaleApplication", "/product/service/play/api"),
+            ("ScaleApplication", "/product/service/rails"),
+        ],
+    ]
+
+
+def test_a_groups_relative_dependency_is_resolved_against_the_group_id() -> None:
+    target = apps(app("/prod/web/ui"), app("/prod/db"), app("/other"))
+
+    graph = dependency_graph(target, [group("/prod/web", "../db")])
+
+    assert graph == {"/prod/web/ui": {"/prod/db"}, "/prod/db": set(), "/other": set()}
+
+
+def test_group_and_app_dependencies_add_up() -> None:
+    target = apps(app("/g/api", deps=("/cache",)), app("/cache"), app("/db"))
+
+    graph = dependency_graph(target, [group("/g", "/db")])
+
+    assert graph["/g/api"] == {"/cache", "/db"}
+
+
+def test_a_group_depending_on_its_own_parent_is_a_cycle() -> None:
+    with pytest.raises(Invalid, match="cyclic"):
+        plan_deployment({}, apps(app("/p/g/a"), app("/p/b")), [group("/p/g", "/p")])
+
+
+def test_removed_apps_stop_dependents_first_by_their_groups_too() -> None:
+    original = apps(app("/svc/api"), app("/data/db"))
+
+    steps = plan_deployment(original, {}, [group("/svc", "/data")])
+
+    assert layout(steps) == [[("StopApplication", "/svc/api")], [("StopApplication", "/data/db")]]
 
 
 def test_stops_run_dependents_first() -> None:

@@ -80,7 +80,7 @@ def deploy(
     deployment = Deployment(
         id=str(uuid.uuid4()),
         version=now,
-        steps=plan_deployment(original, target),
+        steps=plan_deployment(original, target, tx.list_groups()),
         original={app_id: _version(original.get(app_id)) for app_id in changes},
         target={app_id: _version(target.get(app_id)) for app_id in changes},
         created_at=now,

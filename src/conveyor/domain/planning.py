@@ -11,31 +11,37 @@ The layout follows Marathon's `DeploymentPlan.apply`:
 
 Dependencies name apps or groups (`/db` means the app `/db` if there is one, else every app
 under the group `/db`); relative names are resolved against the app's id, as Marathon's
-`AppDefinition.withCanonizedIds` does. Names that match nothing are left to validation.
+`AppDefinition.withCanonizedIds` does. A group's dependencies are every app's under it (at any
+depth), its relative names resolved against the group's id the same way. Names that match
+nothing are left to validation.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 from conveyor.domain.apps import AppDefinition, is_config_change
 from conveyor.domain.deployments import ActionKind, DeploymentAction, DeploymentStep
 from conveyor.domain.errors import Invalid, Violation
+from conveyor.domain.groups import Group
 from conveyor.domain.paths import normalize_path
 
 DependencyGraph = Mapping[str, frozenset[str]]
 
 
 def plan_deployment(
-    original: Mapping[str, AppDefinition], target: Mapping[str, AppDefinition]
+    original: Mapping[str, AppDefinition],
+    target: Mapping[str, AppDefinition],
+    groups: Sequence[Group] = (),
 ) -> tuple[DeploymentStep, ...]:
-    """The steps from `original` to `target` (app id → definition; absent: no such app).
+    """The steps from `original` to `target` (app id → definition; absent: no such app), with
+    the dependencies of `groups` too.
 
     Raises `Invalid` naming the cycle when the target's dependencies are cyclic."""
-    changes = _change_steps(original, target)
+    changes = _change_steps(original, target, groups)
     new_apps = sorted(set(target) - set(original))
     steps = (
-        *_stop_steps(original, target),
+        *_stop_steps(original, target, groups),
         _step(ActionKind.START, new_apps),
         *changes,
     )
@@ -57,16 +63,30 @@ def required_action(before: AppDefinition | None, after: AppDefinition) -> Actio
     return None
 
 
-def dependency_graph(apps: Mapping[str, AppDefinition]) -> dict[str, frozenset[str]]:
-    """Each app's direct dependencies among `apps`, group names expanded to their apps."""
-    return {
-        app_id: frozenset(
-            dependency
-            for name in app.dependencies
-            for dependency in _apps_named(normalize_path(name, app_id), apps)
+def dependency_graph(
+    apps: Mapping[str, AppDefinition], groups: Sequence[Group] = ()
+) -> dict[str, frozenset[str]]:
+    """Each app's direct dependencies among `apps` — its own and those of the groups it is in —
+    group names expanded to their apps."""
+    inherited = [
+        (group.id, [normalize_path(name, group.id) for name in group.dependencies])
+        for group in groups
+        if group.dependencies
+    ]
+    graph = {}
+    for app_id, app in apps.items():
+        names = [normalize_path(name, app_id) for name in app.dependencies]
+        for group_id, group_names in inherited:
+            if _is_under(app_id, group_id):
+                names += group_names
+        graph[app_id] = frozenset(
+            dependency for name in names for dependency in _apps_named(name, apps)
         )
-        for app_id, app in apps.items()
-    }
+    return graph
+
+
+def _is_under(app_id: str, group_id: str) -> bool:
+    return group_id == "/" or app_id.startswith(group_id.rstrip("/") + "/")
 
 
 def dependency_depths(graph: DependencyGraph) -> dict[str, int]:
@@ -110,9 +130,11 @@ def _cycle_error(cycle: list[str]) -> Invalid:
 
 
 def _change_steps(
-    original: Mapping[str, AppDefinition], target: Mapping[str, AppDefinition]
+    original: Mapping[str, AppDefinition],
+    target: Mapping[str, AppDefinition],
+    groups: Sequence[Group],
 ) -> list[DeploymentStep]:
-    depths = dependency_depths(dependency_graph(target))
+    depths = dependency_depths(dependency_graph(target, groups))
     layers: dict[int, list[DeploymentAction]] = {}
     for app_id in sorted(target):
         kind = required_action(original.get(app_id), target[app_id])
@@ -122,13 +144,15 @@ def _change_steps(
 
 
 def _stop_steps(
-    original: Mapping[str, AppDefinition], target: Mapping[str, AppDefinition]
+    original: Mapping[str, AppDefinition],
+    target: Mapping[str, AppDefinition],
+    groups: Sequence[Group],
 ) -> list[DeploymentStep]:
     """Removed apps, dependents first. Only dependencies among the removed apps order them; if
     those are cyclic (a stored state Conveyor never accepts) they all stop in one step."""
     removed = {app_id: app for app_id, app in original.items() if app_id not in target}
     try:
-        depths = dependency_depths(dependency_graph(removed))
+        depths = dependency_depths(dependency_graph(removed, groups))
     except Invalid:
         depths = dict.fromkeys(removed, 1)
     layers = sorted(set(depths.values()), reverse=True)

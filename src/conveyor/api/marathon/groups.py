@@ -89,12 +89,15 @@ async def get_group(request: Request, group_id: str = "") -> FastJSONResponse:
     )
 
 
-def _apps_in_document(
+def _contents(
     document: JsonValue, group_id: str, now: datetime, path: str = ""
-) -> list[AppDefinition]:
+) -> tuple[list[AppDefinition], list[Group]]:
+    """The apps of a group document, and its nested groups (with their dependencies), at any
+    depth."""
     if not isinstance(document, dict):
         raise Invalid([Violation(path or "/", "expected a group object")])
     apps: list[AppDefinition] = []
+    groups: list[Group] = []
     for index, app_doc in enumerate(_items(document, "apps")):
         try:
             apps.append(app_from_json(app_doc, base=None, version=now, group=group_id))
@@ -108,8 +111,10 @@ def _apps_in_document(
         if not isinstance(sub_id, str):
             raise Invalid([Violation(f"{path}/groups({index})/id", "error.path.missing")])
         child = normalize_path(sub_id if sub_id.startswith("/") else f"{group_id}/{sub_id}")
-        apps += _apps_in_document(sub, child, now, f"{path}/groups({index})")
-    return apps
+        child_apps, child_groups = _contents(sub, child, now, f"{path}/groups({index})")
+        apps += child_apps
+        groups += [Group(id=child, version=now, dependencies=_dependencies(sub)), *child_groups]
+    return apps, groups
 
 
 def _items(document: JsonObject, key: str) -> list[JsonValue]:
@@ -132,11 +137,13 @@ async def create_group(request: Request) -> Response:
     document = await read_json(request)
     group_id = _group_id_of(document, "")
     now = context.clock.now()
-    apps = _apps_in_document(document, group_id, now)
+    apps, nested = _contents(document, group_id, now)
     with context.store.transaction() as tx:
         if group_id in all_group_ids(tx.list_apps(), tx.list_groups()):
             raise Conflict(f"Group {group_id} is already created. Use PUT to change this group.")
         tx.put_group(Group(id=group_id, version=now, dependencies=_dependencies(document)))
+        for group in nested:
+            tx.put_group(group)
         deployment = deploy(tx, {a.id: a for a in apps}, now=now, force=flag(request, "force"))
     context.control.wake()
     return deployment_result(deployment, status=201)
@@ -155,29 +162,56 @@ async def update_group(request: Request, group_id: str) -> Response:
     document = await read_json(request)
     now = context.clock.now()
     with context.store.transaction() as tx:
-        changes = _group_changes(tx, document, group_id, now)
-        tx.put_group(Group(id=group_id, version=now, dependencies=_dependencies(document)))
+        changes, nested = _group_changes(tx, document, group_id, now)
+        tx.put_group(
+            Group(id=group_id, version=now, dependencies=_kept_dependencies(tx, group_id, document))
+        )
+        if nested is not None:
+            _replace_nested_groups(tx, group_id, nested)
         deployment = deploy(tx, changes, now=now, force=flag(request, "force"))
     context.control.wake()
     return deployment_result(deployment)
 
 
+def _replace_nested_groups(tx: Transaction, group_id: str, nested: list[Group]) -> None:
+    """The groups under `group_id` become `nested`: a PUT with apps or groups replaces the
+    tree, so a group it leaves out goes, with its dependencies."""
+    kept = {group.id for group in nested}
+    for stored in tx.list_groups():
+        if stored.id != group_id and is_within(stored.id, group_id) and stored.id not in kept:
+            tx.delete_group(stored.id)
+    for group in nested:
+        tx.put_group(group)
+
+
+def _kept_dependencies(tx: Transaction, group_id: str, document: JsonValue) -> tuple[str, ...]:
+    """The document's dependencies; the group's stored ones when it names none (a scale)."""
+    if isinstance(document, dict) and "dependencies" in document:
+        return _dependencies(document)
+    stored = next((g for g in tx.list_groups() if g.id == group_id), None)
+    return stored.dependencies if stored else ()
+
+
 def _group_changes(
     tx: Transaction, document: JsonValue, group_id: str, now: datetime
-) -> dict[str, AppDefinition | None]:
+) -> tuple[dict[str, AppDefinition | None], list[Group] | None]:
+    """The app changes a PUT asks for, and the nested groups it names (None: it names no apps or
+    groups, so the tree stays)."""
     current = [a for a in tx.list_apps() if is_within(a.id, group_id)]
     scale_by = document.get("scaleBy") if isinstance(document, dict) else None
     if isinstance(scale_by, int | float) and not isinstance(scale_by, bool):
-        return {
+        scaled = {
             a.id: scaled_by(a, round(a.instances * scale_by) - a.instances, now=now)
             for a in current
         }
+        return dict(scaled), None
     if not isinstance(document, dict) or ("apps" not in document and "groups" not in document):
-        return {}
-    wanted = {a.id: a for a in _apps_in_document(document, group_id, now)}
+        return {}, None
+    apps, nested = _contents(document, group_id, now)
+    wanted = {a.id: a for a in apps}
     changes: dict[str, AppDefinition | None] = {a.id: None for a in current if a.id not in wanted}
     changes.update(wanted)
-    return changes
+    return changes, nested
 
 
 @router.delete("/v2/groups/{group_id:path}")
