@@ -254,3 +254,32 @@ def test_the_head_of_a_missing_branch_is_none(scene: Scene) -> None:
     repository = str(scene.repo.path)
     assert asyncio.run(branch_head(repository, "no-such-branch")) is None
     assert asyncio.run(branch_head(repository, "main")) == scene.head()
+
+
+def test_the_mirror_of_a_repository_no_pipeline_watches_is_removed(
+    scene: Scene, tmp_path: Path
+) -> None:
+    other = Repo(tmp_path / "other")
+    other.commit({"README": "other"}, "first")
+    scene.register("service")
+    scene.register("other", str(other.path))
+    mirrors = scene.data_dir / "git-mirrors"
+
+    async def scenario() -> None:
+        async with running(scene.watcher()):
+            await eventually(lambda: len(scene.requested("other")) == 1)
+            await eventually(lambda: len(scene.requested()) == 1)
+            scene.commit("second")  # a commit after a seen one is fetched into a mirror
+            other.commit({"README": "second"}, "second")
+            scene.clock.advance(60)
+            await eventually(lambda: len(scene.requested("other")) == 2)
+            await eventually(lambda: len(scene.requested()) == 2)
+            assert len(list(mirrors.iterdir())) == 2
+            with scene.store.transaction() as tx:
+                tx.delete_pipeline("other")
+            await eventually(lambda: len(list(mirrors.iterdir())) == 1)
+            scene.commit("third")
+            scene.clock.advance(60)
+            await eventually(lambda: len(scene.requested()) == 3)  # its mirror is still there
+
+    asyncio.run(scenario())

@@ -225,3 +225,19 @@ def test_a_value_is_replaced_and_a_missing_one_is_none(store: SqlStore, value: J
 
     with store.transaction() as tx:
         assert tx.get_value("leader") == value
+
+
+def test_values_are_forgotten_by_key_and_by_prefix(store: SqlStore) -> None:
+    keys = ["build.commands:web:1", "build.commands:web:2", "build.commands:web_x:1", "leader"]
+    keys += ["build.commands:we%:1", "queue.unplaced:/web"]
+    with store.transaction() as tx:
+        for key in keys:
+            tx.put_value(key, 1)
+
+    with store.transaction() as tx:
+        tx.delete_values("queue.unplaced:/web", "no-such-key", prefix="build.commands:web:")
+        tx.delete_values(prefix="build.commands:we%")  # a wildcard in SQL, not here
+
+    with store.transaction() as tx:
+        left = [key for key in keys if tx.get_value(key) is not None]
+    assert left == ["build.commands:web_x:1", "leader"]

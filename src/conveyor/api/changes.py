@@ -20,6 +20,7 @@ from conveyor.domain.event_json import (
 )
 from conveyor.domain.instances import Instance, InstanceState
 from conveyor.domain.planning import plan_deployment
+from conveyor.domain.queue import unplaced_key
 from conveyor.store import Transaction
 
 
@@ -91,6 +92,7 @@ def deploy(
             tx.put_app(target[app_id])
         elif app_id in original:
             tx.delete_app(app_id)
+            tx.delete_values(unplaced_key(app_id))
             tx.append_event("app_terminated_event", app_terminated_event(app_id, at=now), at=now)
     tx.put_deployment(deployment)
     tx.append_event(

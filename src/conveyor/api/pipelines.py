@@ -44,11 +44,13 @@ from conveyor.domain.builds import (
     Trigger,
     TriggerKind,
     parse_step_id,
+    pipeline_key_prefixes,
 )
 from conveyor.domain.clock import format_timestamp
 from conveyor.domain.errors import Conflict, Invalid, NotFound, Violation
 from conveyor.domain.manual_triggers import resolve_parameters
 from conveyor.domain.pipelines import PipelineDefinition, check_pipeline
+from conveyor.domain.webhooks import seen_commits_prefix
 from conveyor.store import Transaction
 
 router = APIRouter(prefix="/api/pipelines", tags=["pipelines"])
@@ -129,6 +131,8 @@ async def delete_pipeline(request: Request, name: str) -> Response:
         if running:
             raise Conflict(f"Pipeline '{name}' has unfinished builds {running}; kill them first")
         tx.delete_pipeline(name)
+        for prefix in (*pipeline_key_prefixes(name), seen_commits_prefix(name)):
+            tx.delete_values(prefix=prefix)
     return Response(status_code=204)
 
 

@@ -107,6 +107,7 @@ class AppsController:
         for app_id, app in view.apps.items():
             if app_id not in held:
                 await self._scaler.scale(app, view)
+        self._scaler.forget_gone(view)
         for app_id, instances in view.instances.items():
             orphaned = app_id not in view.apps and app_id not in held
             await self._carry_out_kills(instances, view, orphaned=orphaned)

@@ -27,6 +27,7 @@ from conveyor.domain.builds import (
     Build,
     BuildStatus,
     StepStatus,
+    build_keys,
     build_task_id,
     worker_handle_key,
 )
@@ -274,6 +275,7 @@ class BuildRunner:
                 pruned = tx.prune_builds(
                     pipeline.name, keep=keep.keep_builds, finished_before=before
                 )
+                tx.delete_values(*(k for n in pruned for k in build_keys(pipeline.name, n)))
             for number in pruned:
                 shutil.rmtree(self.build_dir(pipeline.name, number), ignore_errors=True)
 

@@ -17,6 +17,7 @@ import contextlib
 import hashlib
 import logging
 import os
+import shutil
 import signal
 from datetime import datetime
 from pathlib import Path
@@ -73,6 +74,7 @@ class GitWatcher:
         """Monotonic time of each pipeline's next check; None: never."""
         self._checks: dict[WatchKey, asyncio.Task[None]] = {}
         self._mirror_locks: dict[Path, asyncio.Lock] = {}
+        self._mirrors_in_use: frozenset[Path] | None = None
         self._started = False
 
     async def run(self) -> None:
@@ -104,6 +106,24 @@ class GitWatcher:
                 self._checks[key] = asyncio.create_task(self._check_and_reschedule(pipeline, key))
         self._due = due
         self._started = True
+        self._remove_unused_mirrors(frozenset(self._mirror_of(p.repository) for p in pipelines))
+
+    def _mirror_of(self, repository: str) -> Path:
+        return self._mirrors / hashlib.sha256(repository.encode()).hexdigest()[:24]
+
+    def _remove_unused_mirrors(self, in_use: frozenset[Path]) -> None:
+        """When the repositories watched change, remove the mirrors no pipeline uses any more
+        (not one being fetched into)."""
+        if self._mirrors_in_use == in_use:
+            return
+        self._mirrors_in_use = in_use
+        if not self._mirrors.is_dir():
+            return
+        for mirror in self._mirrors.iterdir():
+            lock = self._mirror_locks.get(mirror)
+            if mirror not in in_use and not (lock and lock.locked()):
+                self._mirror_locks.pop(mirror, None)
+                shutil.rmtree(mirror, ignore_errors=True)
 
     async def _check_and_reschedule(self, pipeline: PipelineDefinition, key: WatchKey) -> None:
         succeeded = False
@@ -134,7 +154,7 @@ class GitWatcher:
         seen = self._seen_commit(pipeline)
         if head is None or head == seen:
             return []
-        mirror = self._mirrors / (hashlib.sha256(pipeline.repository.encode()).hexdigest()[:24])
+        mirror = self._mirror_of(pipeline.repository)
         async with self._mirror_locks.setdefault(mirror, asyncio.Lock()):
             commits = await new_commits(mirror, pipeline.repository, pipeline.branch, seen, head)
         builds = self._request_builds(pipeline, commits, seen=seen)

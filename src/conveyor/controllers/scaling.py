@@ -66,6 +66,18 @@ class Scaler:
 
         pending.add(store)
 
+    def forget_gone(self, view: PassView) -> None:
+        """Drop what was noted for apps that are gone, the stored note too."""
+        gone = [unplaced_key(app_id) for app_id in self._unplaced if app_id not in view.apps]
+        if not gone:
+            return
+        self._unplaced = {a: r for a, r in self._unplaced.items() if a in view.apps}
+
+        def forget(tx: Transaction) -> None:
+            tx.delete_values(*gone)
+
+        view.pending.add(forget)
+
     async def scale(self, app: AppDefinition, view: PassView) -> None:
         """Launch or kill so that `app.instances` instances are active."""
         active = [instance for instance in view.instances_of(app.id) if instance.state.is_active]

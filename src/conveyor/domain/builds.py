@@ -179,6 +179,16 @@ def worker_handle_key(pipeline: str, number: int) -> str:
     return f"build.worker:{pipeline}:{number}"
 
 
+def build_keys(pipeline: str, number: int) -> tuple[str, ...]:
+    """Every store key kept for one build, forgotten with it."""
+    return pending_commands_key(pipeline, number), worker_handle_key(pipeline, number)
+
+
+def pipeline_key_prefixes(pipeline: str) -> tuple[str, ...]:
+    """The prefixes of every store key kept for a pipeline's builds (names hold no `:`)."""
+    return f"build.commands:{pipeline}:", f"build.worker:{pipeline}:"
+
+
 def build_task_id(pipeline: str, number: int) -> str:
     """The engine task id of a build's worker (`@` never appears in app task ids)."""
     return f"build@{pipeline}.{number}"

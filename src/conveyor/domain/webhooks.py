@@ -74,6 +74,11 @@ class Ignored:
     reason: str
 
 
+def seen_commits_prefix(pipeline: str) -> str:
+    """The prefix of the pipeline's `seen_commit_key`s, of every branch."""
+    return f"git.seen:{pipeline}:"
+
+
 def seen_commit_key(pipeline: str, branch: str) -> str:
     """The store value (`tx.get_value`) holding the last commit requested for a pipeline's
     branch: shared by the webhook route, `request_build` and the git watcher."""

@@ -144,6 +144,9 @@ class Transaction(Protocol):
     # small settings and facts (leader, schema notes, counters)
     def get_value(self, key: str) -> JsonValue: ...
     def put_value(self, key: str, value: JsonValue) -> None: ...
+    def delete_values(self, *keys: str, prefix: str | None = None) -> None:
+        """Forget `keys`, and every key that starts with `prefix` when given."""
+        ...
 
 
 class Store(Protocol):

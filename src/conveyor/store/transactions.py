@@ -279,3 +279,12 @@ class SqlTransaction(BuildRecords, Transaction):
 
     def put_value(self, key: str, value: JsonValue) -> None:
         self._upsert(schema.settings, {"key": key, "value": _dumps(value)})
+
+    def delete_values(self, *keys: str, prefix: str | None = None) -> None:
+        for key in keys:
+            self._delete(schema.settings, "key", key)
+        if prefix is not None:
+            settings = schema.settings
+            self._connection.execute(
+                delete(settings).where(settings.c.key.startswith(prefix, autoescape=True))
+            )
