@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from conveyor.domain.apps import AppDefinition, HealthCheck, VersionInfo
-from conveyor.domain.deployments import DeploymentStatus, outcome_key
+from conveyor.domain.deployments import DeploymentStatus
 from conveyor.domain.event_json import (
     deployment_ended_event,
     failed_health_check_event,
@@ -147,7 +147,7 @@ def finish_deployment(store: SqlStore, deployment_id: str) -> None:
         deployment = tx.get_deployment(deployment_id)
         assert deployment is not None
         tx.delete_deployment(deployment_id)
-        tx.put_value(outcome_key(deployment_id), DeploymentStatus.SUCCEEDED.value)
+        tx.put_deployment_outcome(deployment_id, DeploymentStatus.SUCCEEDED, at=now)
         finished = replace(deployment, status=DeploymentStatus.SUCCEEDED)
         payload = deployment_ended_event(finished, success=True, at=now)
         tx.append_event("deployment_success", payload, at=now)

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Engine, inspect, select, text
 from conveyor.domain.apps import AppDefinition, VersionInfo
 from conveyor.domain.backoff import LaunchDelay
 from conveyor.domain.clock import SystemClock
+from conveyor.domain.deployments import DeploymentStatus
 from conveyor.domain.pipelines import PipelineDefinition
 from conveyor.store import migrations, schema
 from conveyor.store.migrations import (
@@ -140,6 +141,27 @@ def test_a_database_at_version_two_is_upgraded_and_keeps_its_data(store_url: str
             assert tx.next_build_number("web") == 1
         with store.engine.connect() as connection:
             assert schema_version(connection) == LATEST_VERSION
+    finally:
+        store.close()
+
+
+def test_at_version_four_deployment_outcomes_move_out_of_settings(store_url: str) -> None:
+    engine = open_engine(store_url)
+    assert upgrade(engine, clock=SystemClock(), target=3) == 3
+    old = SqlStore(engine)
+    with old.transaction() as tx:
+        tx.put_value("deployment.outcome:d-1", "succeeded")
+        tx.put_value("deployment.outcome:d_2", "canceled")
+        tx.put_value("leader", "me")
+    old.close()
+
+    store = SqlStore.open(store_url)
+    try:
+        with store.transaction() as tx:
+            assert tx.get_deployment_outcome("d-1") is DeploymentStatus.SUCCEEDED
+            assert tx.get_deployment_outcome("d_2") is DeploymentStatus.CANCELED
+            assert tx.get_value("deployment.outcome:d-1") is None
+            assert tx.get_value("leader") == "me"
     finally:
         store.close()
 

@@ -13,6 +13,7 @@ from conveyor.domain.deployments import Deployment, DeploymentStatus
 from conveyor.domain.documents import JsonValue
 from conveyor.domain.groups import Group
 from conveyor.domain.instances import Instance, InstanceState, TaskFailure
+from conveyor.store.protocol import OUTCOMES_KEPT_FOR
 from conveyor.store.sql import SqlStore
 from tests.store import strategies
 
@@ -104,6 +105,24 @@ def test_a_deployment_can_be_updated_and_deleted(store: SqlStore) -> None:
         assert tx.list_deployments() == [
             replace(deployment("d1", 0), status=DeploymentStatus.SUCCEEDED)
         ]
+
+
+def test_outcomes_are_kept_a_week_after_they_were_recorded(store: SqlStore) -> None:
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    with store.transaction() as tx:
+        tx.put_deployment_outcome("old", DeploymentStatus.SUCCEEDED, at=start)
+        tx.put_deployment_outcome("recent", DeploymentStatus.CANCELED, at=start + timedelta(days=2))
+        assert tx.get_deployment_outcome("old") is DeploymentStatus.SUCCEEDED
+
+    with store.transaction() as tx:
+        later = start + OUTCOMES_KEPT_FOR + timedelta(seconds=1)
+        tx.put_deployment_outcome("new", DeploymentStatus.SUCCEEDED, at=later)
+
+    with store.transaction() as tx:
+        assert tx.get_deployment_outcome("old") is None
+        assert tx.get_deployment_outcome("recent") is DeploymentStatus.CANCELED
+        assert tx.get_deployment_outcome("new") is DeploymentStatus.SUCCEEDED
+        assert tx.get_deployment_outcome("never") is None
 
 
 # instances

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from conveyor.domain.app_json import assign_service_ports
 from conveyor.domain.apps import AppDefinition, VersionInfo, is_config_change
-from conveyor.domain.deployments import Deployment, DeploymentStatus, outcome_key
+from conveyor.domain.deployments import Deployment, DeploymentStatus
 from conveyor.domain.errors import Conflict
 from conveyor.domain.event_json import (
     app_terminated_event,
@@ -47,7 +47,7 @@ def service_ports_in_use(apps: Iterable[AppDefinition], *, excluding: set[str]) 
 def cancel(tx: Transaction, deployment: Deployment, *, now: datetime) -> None:
     """Stop a deployment where it is: forgotten, recorded as canceled, announced as failed."""
     tx.delete_deployment(deployment.id)
-    tx.put_value(outcome_key(deployment.id), DeploymentStatus.CANCELED.value)
+    tx.put_deployment_outcome(deployment.id, DeploymentStatus.CANCELED, at=now)
     payload = deployment_ended_event(deployment, success=False, at=now)
     tx.append_event("deployment_failed", payload, at=now)
 

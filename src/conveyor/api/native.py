@@ -14,7 +14,6 @@ from starlette.responses import Response, StreamingResponse
 
 from conveyor.api.context import context_of
 from conveyor.domain.clock import format_timestamp
-from conveyor.domain.deployments import outcome_key
 from conveyor.domain.errors import NotFound
 from conveyor.domain.instances import Instance
 
@@ -126,11 +125,11 @@ class DeploymentStateModel(BaseModel):
 async def deployment_state(request: Request, deployment_id: str) -> DeploymentStateModel:
     with context_of(request).store.transaction() as tx:
         running = tx.get_deployment(deployment_id)
-        outcome = tx.get_value(outcome_key(deployment_id))
+        outcome = tx.get_deployment_outcome(deployment_id)
     if running is not None and running.is_active:
         return DeploymentStateModel(id=deployment_id, status="running")
-    if isinstance(outcome, str):
-        return DeploymentStateModel(id=deployment_id, status=outcome)
+    if outcome is not None:
+        return DeploymentStateModel(id=deployment_id, status=outcome.value)
     raise NotFound(f"DeploymentPlan {deployment_id} does not exist")
 
 

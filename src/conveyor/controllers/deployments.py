@@ -20,7 +20,6 @@ from conveyor.domain.deployments import (
     Deployment,
     DeploymentAction,
     DeploymentStatus,
-    outcome_key,
 )
 from conveyor.domain.event_json import (
     deployment_ended_event,
@@ -114,7 +113,7 @@ class DeploymentRunner:
             if finished_step:
                 _record_step_success(tx, deployment, now)
             tx.delete_deployment(deployment.id)
-            tx.put_value(outcome_key(deployment.id), DeploymentStatus.SUCCEEDED.value)
+            tx.put_deployment_outcome(deployment.id, DeploymentStatus.SUCCEEDED, at=now)
             tx.append_event(
                 "deployment_success",
                 deployment_ended_event(finished, success=True, at=now),

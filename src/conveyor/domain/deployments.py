@@ -79,9 +79,3 @@ class Deployment:
     @property
     def is_active(self) -> bool:
         return self.status is DeploymentStatus.RUNNING
-
-
-def outcome_key(deployment_id: str) -> str:
-    """The store key of how an ended deployment ended (`succeeded`, `canceled`), so a client
-    that missed the event can still ask (`GET /api/deployments/{id}`)."""
-    return f"deployment.outcome:{deployment_id}"

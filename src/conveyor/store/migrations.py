@@ -15,6 +15,8 @@ bring in Alembic's operations; the plain list is enough for creating tables and 
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -192,6 +194,32 @@ def _create_pipeline_tables(connection: Connection) -> None:
     metadata.create_all(connection, checkfirst=False)
 
 
+def _create_deployment_outcomes(connection: Connection) -> None:
+    """How ended deployments ended, in a table of their own (pruned by age) instead of one
+    `settings` row each, kept forever; the rows already in `settings` move over, as ended now."""
+    metadata = MetaData()
+    outcomes = Table(
+        "deployment_outcomes",
+        metadata,
+        Column("id", Text, primary_key=True),
+        Column("status", Text, nullable=False),
+        Column("ended_at", BigInteger, nullable=False),
+        Index("ix_deployment_outcomes_ended", "ended_at"),
+    )
+    metadata.create_all(connection, checkfirst=False)
+    settings = Table("settings", MetaData(), Column("key", Text), Column("value", Text))
+    prefix = "deployment.outcome:"
+    moved = settings.c.key.startswith(prefix, autoescape=True)
+    now = int(time.time() * 1_000_000)
+    rows = [
+        {"id": key.removeprefix(prefix), "status": json.loads(value), "ended_at": now}
+        for key, value in connection.execute(select(settings.c.key, settings.c.value).where(moved))
+    ]
+    if rows:
+        connection.execute(outcomes.insert(), rows)
+    connection.execute(settings.delete().where(moved))
+
+
 def _of_build() -> ForeignKeyConstraint:
     return ForeignKeyConstraint(
         ("pipeline", "number"), ("builds.pipeline", "builds.number"), ondelete="CASCADE"
@@ -202,6 +230,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "apps, versions, groups, deployments, instances, events", _create_initial_tables),
     Migration(2, "launch queue: launch delays and last task failures", _create_launch_queue_tables),
     Migration(3, "pipelines, builds, build steps and step output", _create_pipeline_tables),
+    Migration(4, "deployment outcomes, out of settings", _create_deployment_outcomes),
 )
 LATEST_VERSION = MIGRATIONS[-1].version
 

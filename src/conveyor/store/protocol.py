@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from conveyor.domain.apps import AppDefinition
 from conveyor.domain.backoff import LaunchDelay
 from conveyor.domain.builds import Build, OutputLine, StepId, StepRecord
-from conveyor.domain.deployments import Deployment
+from conveyor.domain.deployments import Deployment, DeploymentStatus
 from conveyor.domain.documents import JsonObject, JsonValue
 from conveyor.domain.events import Event
 from conveyor.domain.groups import Group
@@ -28,6 +28,7 @@ from conveyor.domain.instances import Instance, TaskFailure
 from conveyor.domain.pipelines import PipelineDefinition
 
 MAX_APP_VERSIONS = 50
+OUTCOMES_KEPT_FOR = timedelta(days=7)
 
 
 class Transaction(Protocol):
@@ -61,6 +62,13 @@ class Transaction(Protocol):
 
     def put_deployment(self, deployment: Deployment) -> None: ...
     def delete_deployment(self, deployment_id: str) -> None: ...
+    def put_deployment_outcome(
+        self, deployment_id: str, status: DeploymentStatus, *, at: datetime
+    ) -> None:
+        """How an ended deployment ended, kept `OUTCOMES_KEPT_FOR`; older ones are forgotten."""
+        ...
+
+    def get_deployment_outcome(self, deployment_id: str) -> DeploymentStatus | None: ...
 
     # instances (Marathon's tasks)
     def get_instance(self, instance_id: str) -> Instance | None: ...

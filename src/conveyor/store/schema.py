@@ -173,6 +173,15 @@ settings = Table(
     Column("value", Text, nullable=False),
 )
 
+deployment_outcomes = Table(
+    "deployment_outcomes",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("status", Text, nullable=False),
+    Column("ended_at", Timestamp, nullable=False),
+    Index("ix_deployment_outcomes_ended", "ended_at"),
+)
+
 launch_delays = Table(
     "launch_delays",
     metadata,

@@ -14,7 +14,7 @@ from sqlalchemy import Connection, bindparam, delete, func, select, text
 
 from conveyor.domain.apps import AppDefinition
 from conveyor.domain.backoff import LaunchDelay
-from conveyor.domain.deployments import Deployment
+from conveyor.domain.deployments import Deployment, DeploymentStatus
 from conveyor.domain.documents import JsonObject, JsonValue
 from conveyor.domain.events import Event
 from conveyor.domain.groups import Group
@@ -23,7 +23,7 @@ from conveyor.store import schema
 from conveyor.store.build_records import BuildRecords
 from conveyor.store.codecs import Codec
 from conveyor.store.decoded import DecodedCache, document_digest, read_listed, read_one
-from conveyor.store.protocol import MAX_APP_VERSIONS, Transaction
+from conveyor.store.protocol import MAX_APP_VERSIONS, OUTCOMES_KEPT_FOR, Transaction
 
 _EVENTS_LOCK = 0x65766E74  # any constant: the PostgreSQL advisory lock that orders event ids
 
@@ -87,6 +87,9 @@ _GROUPS = select(schema.groups.c.document).order_by(schema.groups.c.id)
 _DEPLOYMENT = select(schema.deployments.c.document).where(
     schema.deployments.c.id == bindparam("key")
 )
+_outcomes = schema.deployment_outcomes
+_OUTCOME = select(_outcomes.c.status).where(_outcomes.c.id == bindparam("key"))
+_PRUNE_OUTCOMES = delete(_outcomes).where(_outcomes.c.ended_at < bindparam("before"))
 _LAUNCH_DELAYS = select(schema.launch_delays.c.document).order_by(schema.launch_delays.c.app_id)
 _LAUNCH_DELAY = select(schema.launch_delays.c.document).where(
     schema.launch_delays.c.app_id == bindparam("key")
@@ -176,6 +179,17 @@ class SqlTransaction(BuildRecords, Transaction):
 
     def delete_deployment(self, deployment_id: str) -> None:
         self._delete(schema.deployments, "id", deployment_id)
+
+    def put_deployment_outcome(
+        self, deployment_id: str, status: DeploymentStatus, *, at: datetime
+    ) -> None:
+        values = {"id": deployment_id, "status": status.value, "ended_at": at}
+        self._upsert(schema.deployment_outcomes, values)
+        self._connection.execute(_PRUNE_OUTCOMES, {"before": at - OUTCOMES_KEPT_FOR})
+
+    def get_deployment_outcome(self, deployment_id: str) -> DeploymentStatus | None:
+        status = self._scalar(_OUTCOME, {"key": deployment_id})
+        return None if status is None else DeploymentStatus(status)
 
     # instances
 
