@@ -131,6 +131,9 @@ def test_retrigger_from_the_third_step_reuses_the_first_two_and_their_files(
     assert done["status"] == "success", done
     assert [s["reused"] for s in done["steps"]] == [True, True, False]
     assert output(server, "three", retried["number"], "3").split() == ["one", "two"]
+    # a reused step shows what it printed when it ran, in the original build
+    assert output(server, "three", retried["number"], "1").split() == ["x"]
+    assert output(server, "three", retried["number"], "2") == output(server, "three", number, "2")
     assert done["pipelineFileChanged"] is False
     runs = (Path(original_workspace(server, number)).parent / "runs.log").read_text().split("\n")
     assert [line for line in runs if line] == [

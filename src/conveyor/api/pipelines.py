@@ -40,6 +40,7 @@ from conveyor.domain.builds import (
     Build,
     Retriggered,
     StepId,
+    StepRecord,
     StepStatus,
     Trigger,
     TriggerKind,
@@ -224,20 +225,35 @@ async def _follow_output(
     },
 )
 async def step_output(request: Request, name: str, number: int, step: str) -> Response:
+    """A step reused by a retriggered build shows the output of the build it was taken from."""
     step_id = _step_id(step)
     with context_of(request).store.transaction() as tx:
-        _build(tx, name, number)
-        if tx.get_step(name, number, step_id) is None:
+        build = _build(tx, name, number)
+        record = tx.get_step(name, number, step_id)
+        if record is None:
             raise NotFound(f"Build {name} #{number} has no step {step}")
+        source = _output_source(tx, build, record)
     if "text/event-stream" in request.headers.get("accept", ""):
         return StreamingResponse(
-            _follow_output(request, name, number, step_id),
+            _follow_output(request, name, source, step_id),
             media_type="text/event-stream",
             headers={"Cache-Control": "no-cache"},
         )
     return StreamingResponse(
-        _output_pages(request, name, number, step_id), media_type="text/plain; charset=utf-8"
+        _output_pages(request, name, source, step_id), media_type="text/plain; charset=utf-8"
     )
+
+
+def _output_source(tx: Transaction, build: Build, record: StepRecord) -> int:
+    """The number of the build whose run of the step printed its output: back along the
+    retriggers while the step was reused, as far as those builds are still kept."""
+    while record.reused and build.retriggered is not None:
+        earlier = tx.get_build(build.pipeline, build.retriggered.number)
+        earlier_record = tx.get_step(build.pipeline, build.retriggered.number, record.step)
+        if earlier is None or earlier_record is None:
+            break
+        build, record = earlier, earlier_record
+    return build.number
 
 
 @router.post(
