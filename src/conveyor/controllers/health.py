@@ -13,8 +13,6 @@ import contextlib
 import logging
 from dataclasses import dataclass, replace
 
-import httpx
-
 from conveyor.controllers.changes import ChangeWatch
 from conveyor.controllers.instances import InstanceLifecycle
 from conveyor.controllers.probes import run_probe
@@ -71,7 +69,6 @@ class HealthController:
         self._wakeup = wakeup
         self._sync_interval = sync_interval
         self._checkers: dict[CheckKey, asyncio.Task[None]] = {}
-        self._client = httpx.AsyncClient(verify=False, follow_redirects=False)
 
     async def run(self) -> None:
         changes = ChangeWatch(self._store, is_instance_start)
@@ -89,7 +86,6 @@ class HealthController:
             for task in self._checkers.values():
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-            await self._client.aclose()
 
     def sync(self) -> None:
         with self._store.transaction() as tx:
@@ -125,7 +121,7 @@ class HealthController:
         check = checks[index]
         starting = instance.health[index].first_success is None
         while True:
-            healthy, cause = await run_probe(self._client, check, instance, starting=starting)
+            healthy, cause = await run_probe(check, instance, starting=starting)
             in_grace = self._clock.now() < grace_period_end(instance, check)
             # A failure before the first success, inside the grace period, does not count
             # (`is_failure_ignored`): nothing to store.

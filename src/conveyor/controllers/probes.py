@@ -7,9 +7,10 @@ import asyncio
 import contextlib
 import os
 import signal
+import ssl
 from collections.abc import Mapping
 
-import httpx
+import h11
 
 from conveyor.domain.apps import HealthCheck, HealthProtocol
 from conveyor.domain.health import interpret_http_status
@@ -27,16 +28,55 @@ def probe_port(check: HealthCheck, instance: Instance) -> int | None:
 
 
 async def probe_http(
-    client: httpx.AsyncClient, url: str, *, timeout: float, ignore_http1xx: bool
+    host: str, port: int, path: str, *, tls: bool, timeout: float, ignore_http1xx: bool
 ) -> ProbeResult:
-    """GET `url`; only the status counts, so the body is not read."""
+    """GET `path` on a connection of its own and judge the first status line; the body is not
+    read. TLS certificates are not verified, as Marathon's checks do not verify them."""
+    url = f"{'https' if tls else 'http'}://{host}:{port}{path}"
     try:
-        async with client.stream("GET", url, timeout=timeout) as response:
-            status = response.status_code
-    except httpx.HTTPError as error:
-        return False, f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+        status = await asyncio.wait_for(_first_status(host, port, path, tls=tls), timeout)
+    except TimeoutError:
+        return False, f"no answer from {url} within {timeout:g} s"
+    except (OSError, h11.RemoteProtocolError) as error:
+        return False, f"{url}: {error or type(error).__name__}"
     healthy = interpret_http_status(status, ignore_http1xx=ignore_http1xx)
-    return healthy, None if healthy else f"HTTP {status} from {url}"
+    return healthy, f"HTTP {status} from {url}" if healthy is False else None
+
+
+async def _first_status(host: str, port: int, path: str, *, tls: bool) -> int:
+    """The status code of the first response (informational ones included) to a GET."""
+    reader, writer = await asyncio.open_connection(
+        host, port, ssl=_UNVERIFIED if tls else None, server_hostname=host if tls else None
+    )
+    try:
+        connection = h11.Connection(h11.CLIENT)
+        headers = [("Host", f"{host}:{port}"), ("User-Agent", USER_AGENT), ("Connection", "close")]
+        writer.write(connection.send(h11.Request(method="GET", target=path, headers=headers)))
+        writer.write(connection.send(h11.EndOfMessage()) or b"")
+        while True:
+            event = connection.next_event()
+            if event is h11.NEED_DATA:
+                connection.receive_data(await reader.read(_READ_SIZE))
+            elif isinstance(event, h11.InformationalResponse | h11.Response):
+                return event.status_code
+            elif isinstance(event, h11.ConnectionClosed):
+                raise h11.RemoteProtocolError("the connection closed before a response")
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError, ssl.SSLError):
+            await writer.wait_closed()
+
+
+def _unverified_context() -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+_UNVERIFIED = _unverified_context()
+_READ_SIZE = 4096
+USER_AGENT = "conveyor-health-check"
 
 
 async def probe_tcp(host: str, port: int, *, timeout: float) -> ProbeResult:
@@ -81,7 +121,7 @@ def port_environment(instance: Instance) -> dict[str, str]:
 
 
 async def run_probe(
-    client: httpx.AsyncClient, check: HealthCheck, instance: Instance, *, starting: bool = False
+    check: HealthCheck, instance: Instance, *, starting: bool = False
 ) -> ProbeResult:
     """One probe. While an instance is `starting` (never passed yet), an HTTP(S) check first
     tries a bare TCP connect: a port nobody listens on yet is refused at almost no cost, which
@@ -96,12 +136,15 @@ async def run_probe(
         return False, "the health check names a port the instance does not have"
     if check.protocol in (HealthProtocol.TCP, HealthProtocol.MESOS_TCP):
         return await probe_tcp(instance.host, port, timeout=timeout)
-    scheme = (
-        "https" if check.protocol in (HealthProtocol.HTTPS, HealthProtocol.MESOS_HTTPS) else "http"
-    )
     if starting:
         listening, cause = await probe_tcp(instance.host, port, timeout=timeout)
         if not listening:
             return False, cause
-    url = f"{scheme}://{instance.host}:{port}{check.path or '/'}"
-    return await probe_http(client, url, timeout=timeout, ignore_http1xx=check.ignore_http1xx)
+    return await probe_http(
+        instance.host,
+        port,
+        check.path or "/",
+        tls=check.protocol in (HealthProtocol.HTTPS, HealthProtocol.MESOS_HTTPS),
+        timeout=timeout,
+        ignore_http1xx=check.ignore_http1xx,
+    )
