@@ -27,16 +27,12 @@ import argparse
 import json
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-import uvicorn
 from fastapi import FastAPI
 from starlette.responses import Response
 
@@ -50,7 +46,7 @@ from conveyor.store.sql import SqlStore
 from figures import percentile, series_line, verdict_line
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root, for tests.support
-from tests.support.servers import free_port
+from tests.support.servers import serving_in_thread
 
 from store_reads import APPS, INSTANCES_PER_APP, fill, postgres_database
 
@@ -88,27 +84,6 @@ def add_prebuilt_route(api: FastAPI, body: bytes) -> None:
         return Response(body, media_type="application/json")
 
     api.add_api_route(PREBUILT_PATH, prebuilt, methods=["GET"])
-
-
-@contextmanager
-def serving(api: FastAPI) -> Iterator[str]:
-    """Serve `api` with uvicorn in a background thread; yields its base URL."""
-    port = free_port()
-    config = uvicorn.Config(
-        api, host="127.0.0.1", port=port, lifespan="off", log_level="warning", access_log=False
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
-    thread.start()
-    try:
-        while not server.started:
-            if not thread.is_alive():
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.01)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 def timed_get(client: httpx.Client, path: str) -> float:
@@ -182,7 +157,10 @@ def measure(name: str, url: str, requests: int) -> None:
     try:
         fill(store)
         api = http_app(store, name.lower())
-        with serving(api) as base_url, httpx.Client(base_url=base_url, timeout=30) as client:
+        with (
+            serving_in_thread(api) as base_url,
+            httpx.Client(base_url=base_url, timeout=30) as client,
+        ):
             body = client.get("/v2/apps").content
             check_listing(body)
             add_prebuilt_route(api, body)

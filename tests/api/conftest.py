@@ -5,14 +5,11 @@ store with the controller's events."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 import httpx
 import pytest
-import uvicorn
 
 from conveyor.api.app import build_api
 from conveyor.api.context import Context, ServerInfo
@@ -20,7 +17,7 @@ from conveyor.domain.build_reports import Command, NumberedReport
 from conveyor.domain.clock import SystemClock
 from conveyor.domain.errors import NotFound
 from conveyor.store.sql import SqlStore
-from tests.support.servers import free_port
+from tests.support.servers import serving_in_thread
 
 
 class WithoutControllers:
@@ -47,22 +44,8 @@ def serving(store: SqlStore) -> Iterator[httpx.Client]:
     """The API on `store`, served on a free loopback port; yields a client of it."""
     info = ServerInfo("test", "127.0.0.1", "127.0.0.1", "", "test", "none")
     api = build_api(Context(store, WithoutControllers(), SystemClock(), info))
-    port = free_port()
-    config = uvicorn.Config(
-        api, host="127.0.0.1", port=port, lifespan="off", log_level="warning", access_log=False
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
-    thread.start()
-    try:
-        while not server.started:
-            assert thread.is_alive(), "uvicorn did not start"
-            time.sleep(0.01)
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            yield client
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serving_in_thread(api) as url, httpx.Client(base_url=url, timeout=30) as client:
+        yield client
 
 
 @pytest.fixture

@@ -1,7 +1,9 @@
 """A real Conveyor server in a subprocess on a free loopback port, for end-to-end tests.
 
 The server is started exactly as a user starts it (`conveyor serve --listen ... --data-dir ...`),
-can be SIGKILLed and started again on the same data dir, and is always stopped at the end."""
+can be SIGKILLed and started again on the same data dir, and is always stopped at the end.
+`serving_in_thread` serves an ASGI app with uvicorn in this process instead (the API on a store,
+without controllers)."""
 
 from __future__ import annotations
 
@@ -10,10 +12,15 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
+import uvicorn
 
 
 def free_port() -> int:
@@ -21,6 +28,28 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+@contextmanager
+def serving_in_thread(app: Any) -> Iterator[str]:
+    """Serve the ASGI `app` with uvicorn in a background thread on a free loopback port; yields
+    its base URL, and stops the server on the way out."""
+    port = free_port()
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, lifespan="off", log_level="warning", access_log=False
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            if not thread.is_alive():
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.01)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
 
 
 class ServerProcess:
