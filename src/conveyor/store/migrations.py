@@ -212,8 +212,9 @@ def _create_deployment_outcomes(connection: Connection) -> None:
     moved = settings.c.key.startswith(prefix, autoescape=True)
     now = int(time.time() * 1_000_000)
     rows = [
-        {"id": key.removeprefix(prefix), "status": json.loads(value), "ended_at": now}
+        {"id": key.removeprefix(prefix), "status": status, "ended_at": now}
         for key, value in connection.execute(select(settings.c.key, settings.c.value).where(moved))
+        if isinstance(status := json.loads(value), str)
     ]
     if rows:
         connection.execute(outcomes.insert(), rows)
