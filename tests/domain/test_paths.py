@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 
 from conveyor.domain.paths import (
     ID_SEGMENT_PATTERN,
+    is_under,
     is_valid_path,
     normalize_path,
     path_segments,
@@ -64,3 +65,20 @@ def test_normalized_paths_are_absolute_canonical_and_stable(path: str, base: str
     assert not {".", ".."} & set(path_segments(normalized))
     assert "//" not in normalized
     assert normalize_path(normalized, "/elsewhere") == normalized
+
+
+@pytest.mark.parametrize(
+    ("path", "group", "under"),
+    [
+        ("/prod/web", "/prod", True),
+        ("/prod/web/api", "/prod", True),
+        ("/prod", "/prod", False),
+        ("/production", "/prod", False),
+        ("/prod", "/prod/web", False),
+        ("/anything", "/", True),
+    ],
+)
+def test_a_path_is_under_a_group_at_any_depth_but_not_the_group_itself(
+    path: str, group: str, under: bool
+) -> None:
+    assert is_under(path, group) is under

@@ -44,6 +44,11 @@ def normalize_path(path: str, base: str = "/") -> str:
     return "/" + "/".join(resolved)
 
 
+def is_under(path: str, group: str) -> bool:
+    """Whether `path` lies below the group `group`, at any depth (not `group` itself)."""
+    return path != group and path.startswith(group.rstrip("/") + "/")
+
+
 def path_violations(path: str, *, at: str) -> list[Violation]:
     """What is wrong with `path` as the id of an app or group (reported at `at`)."""
     violations: list[Violation] = []

@@ -24,7 +24,7 @@ from conveyor.domain.apps import AppDefinition, is_config_change
 from conveyor.domain.deployments import ActionKind, DeploymentAction, DeploymentStep
 from conveyor.domain.errors import Invalid, Violation
 from conveyor.domain.groups import Group
-from conveyor.domain.paths import normalize_path
+from conveyor.domain.paths import is_under, normalize_path
 
 DependencyGraph = Mapping[str, frozenset[str]]
 
@@ -77,16 +77,12 @@ def dependency_graph(
     for app_id, app in apps.items():
         names = [normalize_path(name, app_id) for name in app.dependencies]
         for group_id, group_names in inherited:
-            if _is_under(app_id, group_id):
+            if is_under(app_id, group_id):
                 names += group_names
         graph[app_id] = frozenset(
             dependency for name in names for dependency in _apps_named(name, apps)
         )
     return graph
-
-
-def _is_under(app_id: str, group_id: str) -> bool:
-    return group_id == "/" or app_id.startswith(group_id.rstrip("/") + "/")
 
 
 def dependency_depths(graph: DependencyGraph) -> dict[str, int]:
@@ -102,8 +98,7 @@ def dependency_depths(graph: DependencyGraph) -> dict[str, int]:
 def _apps_named(name: str, apps: Mapping[str, AppDefinition]) -> Iterable[str]:
     if name in apps:
         return (name,)
-    prefix = name.rstrip("/") + "/"
-    return (app_id for app_id in apps if app_id.startswith(prefix))
+    return (app_id for app_id in apps if is_under(app_id, name))
 
 
 def _measure_from(root: str, graph: DependencyGraph, depths: dict[str, int]) -> None:

@@ -20,7 +20,7 @@ from conveyor.domain.clock import format_timestamp
 from conveyor.domain.documents import JsonObject, JsonValue
 from conveyor.domain.errors import Conflict, Invalid, NotFound, Violation
 from conveyor.domain.groups import Group
-from conveyor.domain.paths import normalize_path
+from conveyor.domain.paths import is_under, normalize_path
 from conveyor.store import Transaction
 
 router = APIRouter(include_in_schema=False)
@@ -33,7 +33,7 @@ def ancestors(group_id: str) -> list[str]:
 
 
 def is_within(path: str, group_id: str) -> bool:
-    return group_id in ("/", path) or path.startswith(group_id + "/")
+    return path == group_id or is_under(path, group_id)
 
 
 def all_group_ids(apps: list[AppDefinition], groups: list[Group]) -> set[str]:
