@@ -169,14 +169,22 @@ class OutputLine:
     text: str
 
 
+def _commands_prefix(pipeline: str) -> str:
+    return f"build.commands:{pipeline}:"
+
+
+def _worker_prefix(pipeline: str) -> str:
+    return f"build.worker:{pipeline}:"
+
+
 def pending_commands_key(pipeline: str, number: int) -> str:
     """The store key of the commands waiting for a build's worker (release, kill)."""
-    return f"build.commands:{pipeline}:{number}"
+    return f"{_commands_prefix(pipeline)}{number}"
 
 
 def worker_handle_key(pipeline: str, number: int) -> str:
     """The store key of what the engine needs to find a build's worker after a restart."""
-    return f"build.worker:{pipeline}:{number}"
+    return f"{_worker_prefix(pipeline)}{number}"
 
 
 def build_keys(pipeline: str, number: int) -> tuple[str, ...]:
@@ -186,7 +194,7 @@ def build_keys(pipeline: str, number: int) -> tuple[str, ...]:
 
 def pipeline_key_prefixes(pipeline: str) -> tuple[str, ...]:
     """The prefixes of every store key kept for a pipeline's builds (names hold no `:`)."""
-    return f"build.commands:{pipeline}:", f"build.worker:{pipeline}:"
+    return _commands_prefix(pipeline), _worker_prefix(pipeline)
 
 
 def build_task_id(pipeline: str, number: int) -> str:

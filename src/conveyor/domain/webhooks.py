@@ -82,7 +82,7 @@ def seen_commits_prefix(pipeline: str) -> str:
 def seen_commit_key(pipeline: str, branch: str) -> str:
     """The store value (`tx.get_value`) holding the last commit requested for a pipeline's
     branch: shared by the webhook route, `request_build` and the git watcher."""
-    return f"git.seen:{pipeline}:{branch}"
+    return f"{seen_commits_prefix(pipeline)}{branch}"
 
 
 def parse_push(headers: Mapping[str, str], body: bytes) -> Push | Ignored:
