@@ -48,7 +48,7 @@ from figures import percentile, series_line, verdict_line
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root, for tests.support
 from tests.support.servers import serving_in_thread
 
-from store_reads import APPS, INSTANCES_PER_APP, fill, postgres_database
+from store_reads import APPS, INSTANCES_PER_APP, NO_POSTGRES, fill, postgres_database
 
 PREBUILT_PATH = "/bench/prebuilt"
 TARGET_P99 = 0.100
@@ -208,7 +208,7 @@ def main() -> None:
     if arguments.postgres:
         with postgres_database() as url:
             if url is None:
-                print("PostgreSQL: skipped (no server binaries, no CONVEYOR_TEST_DATABASE_URL)")
+                print(NO_POSTGRES)
             else:
                 measure("PostgreSQL", url, requests)
 

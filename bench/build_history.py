@@ -28,7 +28,6 @@ server comes from); the raw driver is then psycopg.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import sqlite3
 import sys
@@ -53,7 +52,9 @@ from conveyor.store.sql import SqlStore, database_url
 from figures import percentile, series_line, verdict_line
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root, for tests.support
-from tests.support.postgres import URL_VARIABLE, LocalCluster, PostgresServer, find_server_binaries
+from tests.support.postgres import available_postgres
+
+from store_reads import NO_POSTGRES
 
 BUILDS = 100_000
 DEEP_BEFORE = 50_000
@@ -367,23 +368,16 @@ def run_database(name: str, urls: dict[str, str], args: argparse.Namespace) -> N
 def postgres_databases() -> Iterator[dict[str, str] | None]:
     """A fresh database for each part, on CONVEYOR_TEST_DATABASE_URL's server or a throwaway
     cluster; None when there is neither."""
-    cluster = None
-    if os.environ.get(URL_VARIABLE):
-        server = PostgresServer(database_url(os.environ[URL_VARIABLE]))
-    elif (bindir := find_server_binaries()) is not None:
-        cluster = LocalCluster(bindir)
-        server = cluster.start()
-    else:
-        yield None
-        return
-    names = {part: server.create_database() for part in PARTS}
-    try:
-        yield {part: server.url(name) for part, name in names.items()}
-    finally:
-        for name in names.values():
-            server.drop_database(name)
-        if cluster is not None:
-            cluster.stop()
+    with available_postgres() as server:
+        if server is None:
+            yield None
+            return
+        names = {part: server.create_database() for part in PARTS}
+        try:
+            yield {part: server.url(name) for part, name in names.items()}
+        finally:
+            for name in names.values():
+                server.drop_database(name)
 
 
 def main() -> None:
@@ -402,7 +396,7 @@ def main() -> None:
         return
     with postgres_databases() as pg_urls:
         if pg_urls is None:
-            print("PostgreSQL: skipped (no server binaries, no CONVEYOR_TEST_DATABASE_URL)")
+            print(NO_POSTGRES)
             return
         run_database("PostgreSQL", pg_urls, args)
 

@@ -47,7 +47,7 @@ from live_server import remove_leftovers
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root, for tests.support
 from tests.support.servers import ServerProcess
 
-from store_reads import postgres_database
+from store_reads import NO_POSTGRES, postgres_database
 
 PIPELINE = "web"
 BUILDS = 100_000
@@ -200,7 +200,7 @@ def main() -> None:
     if arguments.postgres:
         with postgres_database() as url:
             if url is None:
-                print("PostgreSQL: skipped (no server binaries, no CONVEYOR_TEST_DATABASE_URL)")
+                print(NO_POSTGRES)
             else:
                 measure("PostgreSQL", url, requests)
 

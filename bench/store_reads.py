@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sqlite3
 import statistics
 import tempfile
@@ -27,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
-from tests.support.postgres import URL_VARIABLE, LocalCluster, PostgresServer, find_server_binaries
+from tests.support.postgres import available_postgres
 
 from conveyor.domain.apps import AppDefinition, HealthCheck, PortDefinition, VersionInfo
 from conveyor.domain.instances import HealthResult, Instance, InstanceState, ResourceLimits
@@ -160,24 +159,21 @@ def measure(name: str, url: str, raw: Callable[..., Callable[[], None]], target:
         store.close()
 
 
+NO_POSTGRES = "PostgreSQL: skipped (no server binaries, no CONVEYOR_TEST_DATABASE_URL)"
+
+
 @contextmanager
 def postgres_database() -> Iterator[str | None]:
-    cluster = None
-    if os.environ.get(URL_VARIABLE):
-        server = PostgresServer(database_url(os.environ[URL_VARIABLE]))
-    elif (bindir := find_server_binaries()) is not None:
-        cluster = LocalCluster(bindir)
-        server = cluster.start()
-    else:
-        yield None
-        return
-    name = server.create_database()
-    try:
-        yield server.url(name)
-    finally:
-        server.drop_database(name)
-        if cluster is not None:
-            cluster.stop()
+    """A fresh database (see `available_postgres`), dropped afterwards; None without one."""
+    with available_postgres() as server:
+        if server is None:
+            yield None
+            return
+        name = server.create_database()
+        try:
+            yield server.url(name)
+        finally:
+            server.drop_database(name)
 
 
 def main() -> None:
@@ -189,7 +185,7 @@ def main() -> None:
         measure("SQLite", f"sqlite:///{path}", raw_sqlite, path, rounds)
     with postgres_database() as url:
         if url is None:
-            print("PostgreSQL: skipped (no server binaries, no CONVEYOR_TEST_DATABASE_URL)")
+            print(NO_POSTGRES)
         else:
             measure("PostgreSQL", url, raw_postgres, url, rounds)
 

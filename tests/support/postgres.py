@@ -186,9 +186,10 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
-    """The PostgreSQL server of this test process (see the module docstring)."""
+@contextlib.contextmanager
+def available_postgres() -> Iterator[PostgresServer | None]:
+    """The server `URL_VARIABLE` names, else a throwaway cluster from the server binaries
+    (stopped on the way out); None when there is neither. For the fixture and the benchmarks."""
     if external := os.environ.get(URL_VARIABLE):
         url = make_url(external)
         if url.drivername in ("postgresql", "postgres"):
@@ -197,15 +198,25 @@ def postgres_server() -> Iterator[PostgresServer]:
         return
     bindir = find_server_binaries()
     if bindir is None:
-        _unavailable(f"no PostgreSQL server binaries found (set {BINDIR_VARIABLE})")
+        yield None
         return
     cluster = LocalCluster(bindir)
-    atexit.register(cluster.stop)  # in case the session ends without finalising fixtures
+    atexit.register(cluster.stop)  # in case the process ends without leaving the block
     try:
         yield cluster.start()
     finally:
         cluster.stop()
         atexit.unregister(cluster.stop)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """The PostgreSQL server of this test process (see the module docstring)."""
+    with available_postgres() as server:
+        if server is None:
+            _unavailable(f"no PostgreSQL server binaries found (set {BINDIR_VARIABLE})")
+            return
+        yield server
 
 
 @pytest.fixture
