@@ -75,9 +75,8 @@ class Counts(NamedTuple):
 
     @classmethod
     def of(cls, instances: Iterable[Instance]) -> Counts:
-        """The counts of `instances` (of one app) together."""
-        by_app = count_by_app(instances).values()
-        return cls(*map(sum, zip(*by_app, strict=True))) if by_app else cls()
+        """The counts of `instances`, all of one app."""
+        return next(iter(count_by_app(instances).values()), cls())
 
     def to_json(self) -> JsonObject:
         return {
