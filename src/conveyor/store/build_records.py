@@ -76,7 +76,6 @@ def insert_output_statement(paramstyle: str) -> str:
 
 
 # Statements built once (see `statements.py`).
-_PIPELINE = select(_pipelines.c.document).where(_pipelines.c.name == bindparam("name"))
 _PIPELINES = select(_pipelines.c.document).order_by(_pipelines.c.name)
 _BUILD = select(_builds.c.document).where(
     _builds.c.pipeline == bindparam("pipeline"), _builds.c.number == bindparam("number")
@@ -122,7 +121,7 @@ class BuildRecords(Statements):
     # pipelines
 
     def get_pipeline(self, name: str) -> PipelineDefinition | None:
-        document = self._scalar(_PIPELINE, {"name": name})
+        document = self._value_of(_pipelines, "document", where="name", key=name)
         return None if document is None else PIPELINE.loads(document)
 
     def list_pipelines(self) -> list[PipelineDefinition]:

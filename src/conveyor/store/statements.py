@@ -15,7 +15,17 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Delete, Executable, Insert, Table, bindparam, delete
+from sqlalchemy import (
+    Connection,
+    Delete,
+    Executable,
+    Insert,
+    Select,
+    Table,
+    bindparam,
+    delete,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 
@@ -29,6 +39,10 @@ class Statements:
     def _scalar(self, query: Executable, parameters: Mapping[str, Any] | None = None) -> Any:
         return self._connection.execute(query, parameters).scalar_one_or_none()
 
+    def _value_of(self, table: Table, column: str, *, where: str, key: object) -> Any:
+        """The `column` of the row whose `where` column is `key`; None without one."""
+        return self._scalar(select_by(table, column, where), {"key": key})
+
     def _delete(self, table: Table, column: str, key: object) -> None:
         self._connection.execute(delete_by(table, column), {"key": key})
 
@@ -39,6 +53,12 @@ class Statements:
     def _upsert(self, table: Table, values: Mapping[str, Any]) -> None:
         statement = upsert(table, tuple(values), postgres=self._postgres)
         self._connection.execute(statement, values)
+
+
+@cache
+def select_by(table: Table, column: str, key_column: str) -> Select[Any]:
+    """SELECT column FROM table WHERE key_column = :key"""
+    return select(table.c[column]).where(table.c[key_column] == bindparam("key"))
 
 
 @cache

@@ -84,20 +84,9 @@ _APP_VERSION = select(_versions.c.document).where(
     _versions.c.app_id == bindparam("app_id"), _versions.c.version == bindparam("version")
 )
 _GROUPS = select(schema.groups.c.document).order_by(schema.groups.c.id)
-_DEPLOYMENT = select(schema.deployments.c.document).where(
-    schema.deployments.c.id == bindparam("key")
-)
 _outcomes = schema.deployment_outcomes
-_OUTCOME = select(_outcomes.c.status).where(_outcomes.c.id == bindparam("key"))
 _PRUNE_OUTCOMES = delete(_outcomes).where(_outcomes.c.ended_at < bindparam("before"))
 _LAUNCH_DELAYS = select(schema.launch_delays.c.document).order_by(schema.launch_delays.c.app_id)
-_LAUNCH_DELAY = select(schema.launch_delays.c.document).where(
-    schema.launch_delays.c.app_id == bindparam("key")
-)
-_TASK_FAILURE = select(schema.task_failures.c.document).where(
-    schema.task_failures.c.app_id == bindparam("key")
-)
-_VALUE = select(schema.settings.c.value).where(schema.settings.c.key == bindparam("key"))
 
 
 @dataclass
@@ -162,7 +151,7 @@ class SqlTransaction(BuildRecords, Transaction):
     # deployments
 
     def get_deployment(self, deployment_id: str) -> Deployment | None:
-        document = self._scalar(_DEPLOYMENT, {"key": deployment_id})
+        document = self._value_of(schema.deployments, "document", where="id", key=deployment_id)
         return None if document is None else DEPLOYMENT.loads(document)
 
     def list_deployments(self) -> list[Deployment]:
@@ -188,7 +177,7 @@ class SqlTransaction(BuildRecords, Transaction):
         self._connection.execute(_PRUNE_OUTCOMES, {"before": at - OUTCOMES_KEPT_FOR})
 
     def get_deployment_outcome(self, deployment_id: str) -> DeploymentStatus | None:
-        status = self._scalar(_OUTCOME, {"key": deployment_id})
+        status = self._value_of(_outcomes, "status", where="id", key=deployment_id)
         return None if status is None else DeploymentStatus(status)
 
     # instances
@@ -229,7 +218,7 @@ class SqlTransaction(BuildRecords, Transaction):
     # launch queue
 
     def get_launch_delay(self, app_id: str) -> LaunchDelay | None:
-        document = self._scalar(_LAUNCH_DELAY, {"key": app_id})
+        document = self._value_of(schema.launch_delays, "document", where="app_id", key=app_id)
         return None if document is None else LAUNCH_DELAY.loads(document)
 
     def list_launch_delays(self) -> list[LaunchDelay]:
@@ -244,7 +233,7 @@ class SqlTransaction(BuildRecords, Transaction):
         self._delete(schema.launch_delays, "app_id", app_id)
 
     def get_task_failure(self, app_id: str) -> TaskFailure | None:
-        document = self._scalar(_TASK_FAILURE, {"key": app_id})
+        document = self._value_of(schema.task_failures, "document", where="app_id", key=app_id)
         return None if document is None else TASK_FAILURE.loads(document)
 
     def put_task_failure(self, failure: TaskFailure) -> None:
@@ -285,7 +274,7 @@ class SqlTransaction(BuildRecords, Transaction):
     # settings
 
     def get_value(self, key: str) -> JsonValue:
-        document = self._scalar(_VALUE, {"key": key})
+        document = self._value_of(schema.settings, "value", where="key", key=key)
         if document is None:
             return None
         value: JsonValue = json.loads(document)
