@@ -108,7 +108,7 @@ async def create_app(request: Request) -> FastJSONResponse:
         _announce(tx, request, stored)
     context.control.wake()
     snapshot = Snapshot()  # a new app has no tasks yet, only its deployment
-    snapshot.deployments[app.id].append(deployment.id)
+    snapshot.deployments[app.id] = (deployment.id,)
     body = render_app(stored, snapshot, set(ALWAYS_FOR_ONE))
     headers = {"Location": f"/v2/apps{app.id}", "Marathon-Deployment-Id": deployment.id}
     return FastJSONResponse(body, status_code=201, headers=headers)

@@ -27,7 +27,6 @@ health timestamps change without events.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from weakref import WeakKeyDictionary
@@ -42,12 +41,12 @@ from conveyor.api.marathon.render import (
     AppFacts,
     Counts,
     count_by_app,
+    deployments_by_app,
+    read_failures,
     render_app_facts,
 )
 from conveyor.domain.apps import AppDefinition
-from conveyor.domain.deployments import Deployment
 from conveyor.domain.events import Event
-from conveyor.domain.instances import TaskFailure
 from conveyor.store import Store, Transaction
 
 INSTANCE_EVENTS = frozenset(
@@ -117,24 +116,6 @@ def changes_in(events: Iterable[Event]) -> Changes | None:
         elif event.type not in INSTANCE_EVENTS:
             return None
     return changes
-
-
-def deployments_by_app(deployments: Iterable[Deployment]) -> dict[str, tuple[str, ...]]:
-    by_app: dict[str, list[str]] = defaultdict(list)
-    for deployment in deployments:
-        if deployment.is_active:
-            for app_id in deployment.affected_apps:
-                by_app[app_id].append(deployment.id)
-    return {app_id: tuple(ids) for app_id, ids in by_app.items()}
-
-
-def read_failures(tx: Transaction, app_ids: Iterable[str]) -> dict[str, TaskFailure]:
-    failures = {}
-    for app_id in app_ids:
-        failure = tx.get_task_failure(app_id)
-        if failure is not None:
-            failures[app_id] = failure
-    return failures
 
 
 def read_fleet(tx: Transaction, *, failures: bool) -> Fleet:

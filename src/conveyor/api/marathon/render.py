@@ -11,6 +11,7 @@ from typing import NamedTuple
 
 from conveyor.domain.app_json import app_to_json
 from conveyor.domain.apps import AppDefinition
+from conveyor.domain.deployments import Deployment
 from conveyor.domain.documents import JsonObject, JsonValue
 from conveyor.domain.instances import Instance, InstanceState, TaskFailure
 from conveyor.domain.task_json import task_failure_to_json, task_to_json
@@ -43,25 +44,37 @@ class Snapshot:
     """What rendering apps needs, read in one transaction."""
 
     instances: dict[str, list[Instance]] = field(default_factory=lambda: defaultdict(list))
-    deployments: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    deployments: dict[str, tuple[str, ...]] = field(default_factory=dict)
     failures: dict[str, TaskFailure] = field(default_factory=dict)
 
     @classmethod
     def read(cls, tx: Transaction, app_ids: set[str], *, failures: bool) -> Snapshot:
-        snapshot = cls()
+        snapshot = cls(
+            deployments=deployments_by_app(tx.list_deployments()),
+            failures=read_failures(tx, app_ids) if failures else {},
+        )
         for instance in tx.list_instances():
             if instance.app_id in app_ids and not instance.state.is_terminal:
                 snapshot.instances[instance.app_id].append(instance)
-        for deployment in tx.list_deployments():
-            if deployment.is_active:
-                for app_id in deployment.affected_apps:
-                    snapshot.deployments[app_id].append(deployment.id)
-        if failures:
-            for app_id in app_ids:
-                failure = tx.get_task_failure(app_id)
-                if failure is not None:
-                    snapshot.failures[app_id] = failure
         return snapshot
+
+
+def deployments_by_app(deployments: Iterable[Deployment]) -> dict[str, tuple[str, ...]]:
+    by_app: dict[str, list[str]] = defaultdict(list)
+    for deployment in deployments:
+        if deployment.is_active:
+            for app_id in deployment.affected_apps:
+                by_app[app_id].append(deployment.id)
+    return {app_id: tuple(ids) for app_id, ids in by_app.items()}
+
+
+def read_failures(tx: Transaction, app_ids: Iterable[str]) -> dict[str, TaskFailure]:
+    failures = {}
+    for app_id in app_ids:
+        failure = tx.get_task_failure(app_id)
+        if failure is not None:
+            failures[app_id] = failure
+    return failures
 
 
 class Counts(NamedTuple):
@@ -152,7 +165,7 @@ def render_app(app: AppDefinition, snapshot: Snapshot, embeds: set[str]) -> Json
     instances = snapshot.instances.get(app.id, [])
     facts = AppFacts(
         Counts.of(instances),
-        tuple(snapshot.deployments.get(app.id, ())),
+        snapshot.deployments.get(app.id, ()),
         snapshot.failures.get(app.id),
     )
     tasks: list[JsonValue] | None = None
