@@ -107,6 +107,21 @@ def test_a_deployment_can_be_updated_and_deleted(store: SqlStore) -> None:
         ]
 
 
+def test_only_a_stored_deployment_is_updated_or_deleted(store: SqlStore) -> None:
+    with store.transaction() as tx:
+        tx.put_deployment(deployment("kept", created=0))
+    advanced = replace(deployment("kept", 0), current_step=1)
+    with store.transaction() as tx:
+        assert tx.update_deployment(advanced)
+        assert not tx.update_deployment(deployment("gone", created=1))
+        assert not tx.delete_deployment("gone")
+
+    with store.transaction() as tx:
+        assert tx.list_deployments() == [advanced]
+        assert tx.delete_deployment("kept")
+        assert tx.list_deployments() == []
+
+
 def test_outcomes_are_kept_a_week_after_they_were_recorded(store: SqlStore) -> None:
     start = datetime(2026, 1, 1, tzinfo=UTC)
     with store.transaction() as tx:

@@ -1,17 +1,16 @@
 """Carrying out deployments step by step. A step's actions are re-evaluated on every pass from
 the stored state, so a restarted server resumes a deployment where it was. The bookkeeping (a
 step begins, succeeds; the deployment ends) is written with the pass's next launch or kill, or at
-the end of the pass (`PendingWrites`)."""
+the end of the pass, once per deployment (`PendingWrites.change_deployment`)."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
 from conveyor.controllers.instances import InstanceLifecycle
-from conveyor.controllers.pending import PassView
+from conveyor.controllers.pending import Announcement, PassView
 from conveyor.controllers.scaling import Scaler
 from conveyor.domain.apps import AppDefinition
 from conveyor.domain.clock import Clock
@@ -28,9 +27,6 @@ from conveyor.domain.event_json import (
 )
 from conveyor.domain.instances import Instance, InstanceState, runs_current_config
 from conveyor.domain.restarts import compute_restart_strategy, plan_restart_progress
-from conveyor.store import Transaction
-
-log = logging.getLogger(__name__)
 
 
 def apps_still_held(deployment: Deployment) -> set[str]:
@@ -44,15 +40,9 @@ def _all_healthy(instances: Sequence[Instance]) -> bool:
     return all(instance.is_healthy for instance in instances)
 
 
-def _still_stored(tx: Transaction, deployment: Deployment) -> bool:
-    """Whether `deployment` is still there: the API may have cancelled it since the pass read
-    it, and a cancelled deployment must not come back."""
-    return tx.get_deployment(deployment.id) is not None
-
-
-def _record_step_success(tx: Transaction, deployment: Deployment, now: datetime) -> None:
+def _step_success(deployment: Deployment, now: datetime) -> Announcement:
     payload = deployment_step_event(deployment, success=True, at=now)
-    tx.append_event("deployment_step_success", payload, at=now)
+    return Announcement("deployment_step_success", payload, now)
 
 
 class DeploymentRunner:
@@ -91,37 +81,22 @@ class DeploymentRunner:
                 active = [i for i in view.instances_of(action.app_id) if i.state.is_active]
                 counts[action.app_id] = len(active)
         started = replace(deployment, current_step=step, step_started_at=now, restart_counts=counts)
-
-        def store(tx: Transaction) -> None:
-            if not _still_stored(tx, deployment):
-                return
-            if finished_step:
-                _record_step_success(tx, deployment, now)
-            tx.put_deployment(started)
-            tx.append_event("deployment_info", deployment_info_event(started, at=now), at=now)
-
-        view.pending.add(store)
+        info = Announcement("deployment_info", deployment_info_event(started, at=now), now)
+        if finished_step:
+            view.pending.change_deployment(started, _step_success(deployment, now), info)
+        else:
+            view.pending.change_deployment(started, info)
         return started
 
     def _finish(self, deployment: Deployment, view: PassView, *, finished_step: bool) -> Deployment:
         now = self._clock.now()
         finished = replace(deployment, status=DeploymentStatus.SUCCEEDED)
-
-        def store(tx: Transaction) -> None:
-            if not _still_stored(tx, deployment):
-                return
-            if finished_step:
-                _record_step_success(tx, deployment, now)
-            tx.delete_deployment(deployment.id)
-            tx.put_deployment_outcome(deployment.id, DeploymentStatus.SUCCEEDED, at=now)
-            tx.append_event(
-                "deployment_success",
-                deployment_ended_event(finished, success=True, at=now),
-                at=now,
-            )
-            log.info("deployment %s succeeded", deployment.id)
-
-        view.pending.add(store)
+        success = deployment_ended_event(finished, success=True, at=now)
+        ended = Announcement("deployment_success", success, now)
+        if finished_step:
+            view.pending.change_deployment(finished, _step_success(deployment, now), ended)
+        else:
+            view.pending.change_deployment(finished, ended)
         return finished
 
     async def _perform(

@@ -11,7 +11,7 @@ parsing 10,000 JSON documents.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import cache
 from typing import Any, Generic, TypeVar
 
@@ -64,11 +64,15 @@ class DecodedCache(Generic[T]):
         self._entries = {key: entries[key] for key in keys if key in entries}
 
 
+Run = Callable[[Select[Any], Mapping[str, Any]], Any]
+"""Runs a statement with parameters in the open transaction, giving the driver's cursor."""
+
+
 def read_one(
-    connection: Connection, query: Select[Any], key: str, codec: Codec[T], cache: DecodedCache[T]
+    run: Run, query: Select[Any], key: str, codec: Codec[T], cache: DecodedCache[T]
 ) -> T | None:
     """The record of the one (digest, document) row `query` selects with `key` bound, if any."""
-    row = connection.execute(query, {"key": key}).one_or_none()
+    row = run(query, {"key": key}).fetchone()
     if row is None:
         return None
     digest, document = row
@@ -86,17 +90,19 @@ def read_listed(
     codec: Codec[T],
     cache: DecodedCache[T],
     *,
+    run: Run,
     parameters: Mapping[str, Any] | None = None,
     whole_table: bool,
 ) -> list[T]:
-    """The records of the (id, digest) rows `query` lists with `parameters`, in its order.
+    """The records of the (id, digest) rows `query` lists with `parameters`, in its order
+    (run by `run`; what must be fetched, by `connection`).
     `whole_table`: the query lists every row, so the cache may forget the keys it did not list
     (deleted rows)."""
     keys: list[str] = []
     found: list[T | None] = []
     # Rows are consumed as they come, not gathered in a list first: each dies at once, so a
     # listing of 10,000 rows leaves nothing for the cyclic garbage collector to walk.
-    for key, digest in connection.execute(query, parameters):
+    for key, digest in run(query, parameters or {}):
         keys.append(key)
         found.append(cache.get(key, digest))
     missing = [key for key, record in zip(keys, found, strict=True) if record is None]

@@ -61,7 +61,15 @@ class Transaction(Protocol):
         ...
 
     def put_deployment(self, deployment: Deployment) -> None: ...
-    def delete_deployment(self, deployment_id: str) -> None: ...
+    def update_deployment(self, deployment: Deployment) -> bool:
+        """Store `deployment` only if it is still stored (not cancelled or ended meanwhile);
+        whether it was."""
+        ...
+
+    def delete_deployment(self, deployment_id: str) -> bool:
+        """Whether it was stored."""
+        ...
+
     def put_deployment_outcome(
         self, deployment_id: str, status: DeploymentStatus, *, at: datetime
     ) -> None:

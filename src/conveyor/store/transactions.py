@@ -66,7 +66,11 @@ _PRUNE_APP_VERSIONS = delete(_versions).where(
         .scalar_subquery()
     ),
 )
-_APPEND_EVENT = _events.insert().returning(_events.c.id)
+_APPEND_EVENT = (
+    _events.insert()
+    .values(type=bindparam("type"), at=bindparam("at"), payload=bindparam("payload"))
+    .returning(_events.c.id)
+)
 _PRUNE_EVENTS = delete(_events).where(_events.c.id <= bindparam("newest"))
 _LAST_EVENT_ID = select(func.max(_events.c.id))
 _EVENTS_AFTER = (
@@ -84,6 +88,11 @@ _APP_VERSION = select(_versions.c.document).where(
     _versions.c.app_id == bindparam("app_id"), _versions.c.version == bindparam("version")
 )
 _GROUPS = select(schema.groups.c.document).order_by(schema.groups.c.id)
+_UPDATE_DEPLOYMENT = (
+    schema.deployments.update()
+    .where(schema.deployments.c.id == bindparam("key"))
+    .values(document=bindparam("document"))
+)
 _outcomes = schema.deployment_outcomes
 _PRUNE_OUTCOMES = delete(_outcomes).where(_outcomes.c.ended_at < bindparam("before"))
 _LAUNCH_DELAYS = select(schema.launch_delays.c.document).order_by(schema.launch_delays.c.app_id)
@@ -109,10 +118,12 @@ class SqlTransaction(BuildRecords, Transaction):
     # apps
 
     def get_app(self, app_id: str) -> AppDefinition | None:
-        return read_one(self._connection, _APP, app_id, APP, self._apps)
+        return read_one(self._run, _APP, app_id, APP, self._apps)
 
     def list_apps(self) -> list[AppDefinition]:
-        return read_listed(self._connection, _APP_DIGESTS, _apps, APP, self._apps, whole_table=True)
+        return read_listed(
+            self._connection, _APP_DIGESTS, _apps, APP, self._apps, run=self._run, whole_table=True
+        )
 
     def put_app(self, app: AppDefinition) -> None:
         document = APP.dumps(app)
@@ -122,7 +133,7 @@ class SqlTransaction(BuildRecords, Transaction):
             schema.app_versions,
             {"app_id": app.id, "version": app.version, "document": document},
         )
-        self._connection.execute(_PRUNE_APP_VERSIONS, {"app_id": app.id})
+        self._run(_PRUNE_APP_VERSIONS, {"app_id": app.id})
 
     def delete_app(self, app_id: str) -> None:
         self._delete(schema.apps, "id", app_id)
@@ -140,7 +151,7 @@ class SqlTransaction(BuildRecords, Transaction):
     # groups
 
     def list_groups(self) -> list[Group]:
-        return [GROUP.loads(document) for document in self._connection.execute(_GROUPS).scalars()]
+        return [GROUP.loads(document) for (document,) in self._run(_GROUPS).fetchall()]
 
     def put_group(self, group: Group) -> None:
         self._upsert(schema.groups, {"id": group.id, "document": GROUP.dumps(group)})
@@ -155,8 +166,8 @@ class SqlTransaction(BuildRecords, Transaction):
         return None if document is None else DEPLOYMENT.loads(document)
 
     def list_deployments(self) -> list[Deployment]:
-        documents = self._connection.execute(_DEPLOYMENTS).scalars()
-        return [DEPLOYMENT.loads(document) for document in documents]
+        rows = self._run(_DEPLOYMENTS).fetchall()
+        return [DEPLOYMENT.loads(document) for (document,) in rows]
 
     def put_deployment(self, deployment: Deployment) -> None:
         values = {
@@ -166,15 +177,20 @@ class SqlTransaction(BuildRecords, Transaction):
         }
         self._upsert(schema.deployments, values)
 
-    def delete_deployment(self, deployment_id: str) -> None:
-        self._delete(schema.deployments, "id", deployment_id)
+    def update_deployment(self, deployment: Deployment) -> bool:
+        values = {"key": deployment.id, "document": DEPLOYMENT.dumps(deployment)}
+        rowcount: int = self._run(_UPDATE_DEPLOYMENT, values).rowcount
+        return rowcount > 0
+
+    def delete_deployment(self, deployment_id: str) -> bool:
+        return self._delete(schema.deployments, "id", deployment_id) > 0
 
     def put_deployment_outcome(
         self, deployment_id: str, status: DeploymentStatus, *, at: datetime
     ) -> None:
         values = {"id": deployment_id, "status": status.value, "ended_at": at}
         self._upsert(schema.deployment_outcomes, values)
-        self._connection.execute(_PRUNE_OUTCOMES, {"before": at - OUTCOMES_KEPT_FOR})
+        self._run(_PRUNE_OUTCOMES, {"before": at - OUTCOMES_KEPT_FOR})
 
     def get_deployment_outcome(self, deployment_id: str) -> DeploymentStatus | None:
         status = self._value_of(_outcomes, "status", where="id", key=deployment_id)
@@ -183,7 +199,7 @@ class SqlTransaction(BuildRecords, Transaction):
     # instances
 
     def get_instance(self, instance_id: str) -> Instance | None:
-        return read_one(self._connection, _INSTANCE, instance_id, INSTANCE, self._instances)
+        return read_one(self._run, _INSTANCE, instance_id, INSTANCE, self._instances)
 
     def list_instances(self, app_id: str | None = None) -> list[Instance]:
         if app_id is None:
@@ -196,6 +212,7 @@ class SqlTransaction(BuildRecords, Transaction):
             _instances,
             INSTANCE,
             self._instances,
+            run=self._run,
             parameters=parameters,
             whole_table=app_id is None,
         )
@@ -222,8 +239,8 @@ class SqlTransaction(BuildRecords, Transaction):
         return None if document is None else LAUNCH_DELAY.loads(document)
 
     def list_launch_delays(self) -> list[LaunchDelay]:
-        documents = self._connection.execute(_LAUNCH_DELAYS).scalars()
-        return [LAUNCH_DELAY.loads(document) for document in documents]
+        rows = self._run(_LAUNCH_DELAYS).fetchall()
+        return [LAUNCH_DELAY.loads(document) for (document,) in rows]
 
     def put_launch_delay(self, delay: LaunchDelay) -> None:
         values = {"app_id": delay.app_id, "document": LAUNCH_DELAY.dumps(delay)}
@@ -252,7 +269,7 @@ class SqlTransaction(BuildRecords, Transaction):
             )
         document = _dumps(payload)
         row = {"type": event_type, "at": at, "payload": document}
-        event_id: int = self._connection.execute(_APPEND_EVENT, row).scalar_one()
+        event_id: int = self._run(_APPEND_EVENT, row).fetchone()[0]
         stored = schema.from_microseconds(schema.to_microseconds(at))
         self.appended.append(Event(event_id, event_type, stored, json.loads(document)))
         return event_id
@@ -269,7 +286,7 @@ class SqlTransaction(BuildRecords, Transaction):
         """Forget events more than `keep` ids older than the newest appended here."""
         if self.appended:
             newest = self.appended[-1].id
-            self._connection.execute(_PRUNE_EVENTS, {"newest": newest - keep})
+            self._run(_PRUNE_EVENTS, {"newest": newest - keep})
 
     # settings
 
