@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import sys
 from pathlib import Path
@@ -264,5 +265,32 @@ def test_launches_it_cannot_serve_are_refused(data_dir: Path) -> None:
                 await engine.launch(LaunchSpec("../escape", shell="true"))
             with pytest.raises(ValueError, match="exactly one"):
                 await engine.launch(LaunchSpec("both", shell="true", argv=("true",)))
+
+    run(scenario)
+
+
+def test_a_standby_whose_supervisor_or_task_side_ended_is_passed_over(data_dir: Path) -> None:
+    def standby_states() -> list[dict[str, dict[str, float]]]:
+        paths = (data_dir / "tasks").glob(".standby-*/state.json")
+        return [json.loads(path.read_text()) for path in paths]
+
+    async def scenario() -> None:
+        async with open_engine(data_dir) as engine:
+            await engine.launch(LaunchSpec("first", argv=("sleep", "300")))  # the pool fills
+            await eventually(lambda: len(standby_states()) == 2)
+            one, other = standby_states()
+            ended = [ProcessRef(**one["task"]), ProcessRef(**other["supervisor"])]
+            for process in ended:
+                process.send_signal(signal.SIGKILL)
+            await eventually(lambda: not any(process.is_running() for process in ended))
+
+            handle = await engine.launch(LaunchSpec("second", argv=("sleep", "300")))
+
+            assert ProcessRef(handle.pid, handle.pid_start_time).is_running()
+            passed_over = {state["task"]["pid"] for state in (one, other)}
+            assert handle.pid not in passed_over
+            for task_id in ("first", "second"):
+                await engine.kill(task_id, grace_seconds=0)
+            await next_exits(engine, 2)
 
     run(scenario)

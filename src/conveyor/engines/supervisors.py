@@ -20,6 +20,7 @@ import logging
 import os
 import re
 import secrets
+import select
 import shlex
 import shutil
 import signal
@@ -41,6 +42,7 @@ REFILL_DELAY = 0.05
 """Seconds without a launch before standbys taken are replaced."""
 _LOG_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_APPEND
 STANDBY_PREFIX = ".standby-"
+_GONE = select.POLLERR | select.POLLHUP | select.POLLNVAL
 _SHELL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 log = logging.getLogger(__name__)
@@ -97,6 +99,18 @@ class Standby:
     cgroups: TaskCgroups
     supervisor_pipe: int | None
     task_pipe: int | None
+
+    def is_waiting(self) -> bool:
+        """Whether both sides still wait for the hand-over. Each reads its pipe and is the only
+        process that does (the supervisor closed its copy of the task side's; a background job
+        of a shell does not get its standard input), so a side that ended shows as an error on
+        our end, with no need to read /proc."""
+        if self.supervisor_pipe is None or self.task_pipe is None:
+            return False
+        poller = select.poll()
+        poller.register(self.supervisor_pipe, select.POLLOUT)
+        poller.register(self.task_pipe, select.POLLOUT)
+        return not any(events & _GONE for _, events in poller.poll(0))
 
     def hand_over(self, sandbox: Sandbox, launch_script: bytes) -> None:
         """Start the task: `sandbox` must have taken over `directory`."""
@@ -256,7 +270,7 @@ class StandbyPool:
     def _pop_ready(self) -> Standby | None:
         while self._ready:
             standby = self._ready.pop(0)
-            if standby.task.is_running() and standby.supervisor.is_running():
+            if standby.is_waiting():
                 return standby
             self.discard(standby)
         return None
