@@ -122,8 +122,13 @@ def _read_words(path: Path) -> set[str]:
 
 
 def _write(path: Path, value: object) -> bool:
+    """Write one value to a cgroup file (plain system calls: a launch writes several)."""
     try:
-        path.write_text(f"{value}\n")
+        fd = os.open(path, os.O_WRONLY)
+        try:
+            os.write(fd, f"{value}\n".encode())
+        finally:
+            os.close(fd)
     except OSError:
         return False
     return True

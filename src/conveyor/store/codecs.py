@@ -24,6 +24,8 @@ from datetime import datetime
 from enum import Enum
 from typing import Any, Generic, TypeVar
 
+import orjson
+
 T = TypeVar("T")
 
 Convert = Callable[[Any], Any]
@@ -54,11 +56,20 @@ class Codec(Generic[T]):
         return value
 
     def dumps(self, value: T) -> str:
-        return json.dumps(self._to_json(value), separators=(",", ":"), ensure_ascii=False)
+        return json_text(self._to_json(value))
 
     def loads(self, text: str) -> T:
         value: T = self._from_json(json.loads(text))
         return value
+
+
+def json_text(value: Any) -> str:
+    """Compact JSON text, by orjson (several times quicker than the standard library, which
+    writes what orjson refuses: integers beyond 64 bits, which a stored definition may hold)."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def _is_json_union(members: tuple[Any, ...]) -> bool:

@@ -21,15 +21,11 @@ from conveyor.domain.groups import Group
 from conveyor.domain.instances import Instance, TaskFailure
 from conveyor.store import schema
 from conveyor.store.build_records import BuildRecords
-from conveyor.store.codecs import Codec
+from conveyor.store.codecs import Codec, json_text
 from conveyor.store.decoded import DecodedCache, document_digest, read_listed, read_one
 from conveyor.store.protocol import MAX_APP_VERSIONS, OUTCOMES_KEPT_FOR, Transaction
 
 _EVENTS_LOCK = 0x65766E74  # any constant: the PostgreSQL advisory lock that orders event ids
-
-
-def _dumps(value: JsonValue) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 APP = Codec(AppDefinition)
@@ -72,6 +68,7 @@ _APPEND_EVENT = (
     .returning(_events.c.id)
 )
 _PRUNE_EVENTS = delete(_events).where(_events.c.id <= bindparam("newest"))
+_LOCK_EVENTS = text("SELECT pg_advisory_xact_lock(:key)")
 _LAST_EVENT_ID = select(func.max(_events.c.id))
 _EVENTS_AFTER = (
     select(_events.c.id, _events.c.type, _events.c.at, _events.c.payload)
@@ -264,10 +261,8 @@ class SqlTransaction(BuildRecords, Transaction):
             # Ids come from a sequence when the row is inserted, but become visible when the
             # transaction commits: serialising event writers makes id order the commit order,
             # so a reader of list_events(after=...) never skips an id that commits late.
-            self._connection.execute(
-                text("SELECT pg_advisory_xact_lock(:key)"), {"key": _EVENTS_LOCK}
-            )
-        document = _dumps(payload)
+            self._run(_LOCK_EVENTS, {"key": _EVENTS_LOCK})
+        document = json_text(payload)
         row = {"type": event_type, "at": at, "payload": document}
         event_id: int = self._run(_APPEND_EVENT, row).fetchone()[0]
         stored = schema.from_microseconds(schema.to_microseconds(at))
@@ -298,7 +293,7 @@ class SqlTransaction(BuildRecords, Transaction):
         return value
 
     def put_value(self, key: str, value: JsonValue) -> None:
-        self._upsert(schema.settings, {"key": key, "value": _dumps(value)})
+        self._upsert(schema.settings, {"key": key, "value": json_text(value)})
 
     def delete_values(self, *keys: str, prefix: str | None = None) -> None:
         for key in keys:
