@@ -40,9 +40,14 @@ def _all_healthy(instances: Sequence[Instance]) -> bool:
     return all(instance.is_healthy for instance in instances)
 
 
-def _step_success(deployment: Deployment, now: datetime) -> Announcement:
+def _step_success(
+    deployment: Deployment, now: datetime, finished_step: bool
+) -> tuple[Announcement, ...]:
+    """The announcement that the current step succeeded, when it did (`finished_step`)."""
+    if not finished_step:
+        return ()
     payload = deployment_step_event(deployment, success=True, at=now)
-    return Announcement("deployment_step_success", payload, now)
+    return (Announcement("deployment_step_success", payload, now),)
 
 
 class DeploymentRunner:
@@ -82,10 +87,8 @@ class DeploymentRunner:
                 counts[action.app_id] = len(active)
         started = replace(deployment, current_step=step, step_started_at=now, restart_counts=counts)
         info = Announcement("deployment_info", deployment_info_event(started, at=now), now)
-        if finished_step:
-            view.pending.change_deployment(started, _step_success(deployment, now), info)
-        else:
-            view.pending.change_deployment(started, info)
+        succeeded = _step_success(deployment, now, finished_step)
+        view.pending.change_deployment(started, *succeeded, info)
         return started
 
     def _finish(self, deployment: Deployment, view: PassView, *, finished_step: bool) -> Deployment:
@@ -93,10 +96,8 @@ class DeploymentRunner:
         finished = replace(deployment, status=DeploymentStatus.SUCCEEDED)
         success = deployment_ended_event(finished, success=True, at=now)
         ended = Announcement("deployment_success", success, now)
-        if finished_step:
-            view.pending.change_deployment(finished, _step_success(deployment, now), ended)
-        else:
-            view.pending.change_deployment(finished, ended)
+        succeeded = _step_success(deployment, now, finished_step)
+        view.pending.change_deployment(finished, *succeeded, ended)
         return finished
 
     async def _perform(
