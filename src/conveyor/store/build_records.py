@@ -77,6 +77,9 @@ def insert_output_statement(paramstyle: str) -> str:
 
 # Statements built once (see `statements.py`).
 _PIPELINES = select(_pipelines.c.document).order_by(_pipelines.c.name)
+_HIGHEST_NUMBER = select(func.max(_builds.c.number)).where(
+    _builds.c.pipeline == bindparam("pipeline")
+)
 _BUILD = select(_builds.c.document).where(
     _builds.c.pipeline == bindparam("pipeline"), _builds.c.number == bindparam("number")
 )
@@ -141,9 +144,7 @@ class BuildRecords(Statements):
         """Counts on from the last number given, or from the highest build stored if that is
         higher (a build put with a number of its own); the count is kept in the transaction, so
         a rolled-back transaction gives its number again and a committed one never."""
-        highest = self._scalar(
-            select(func.max(_builds.c.number)).where(_builds.c.pipeline == pipeline)
-        )
+        highest = self._scalar(_HIGHEST_NUMBER, {"pipeline": pipeline})
         floor = int(highest or 0)
         statement = self._insert(_counters).values(pipeline=pipeline, last_number=floor + 1)
         statement = statement.on_conflict_do_update(

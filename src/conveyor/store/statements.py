@@ -57,7 +57,9 @@ class Statements:
 
     def _run(self, statement: Executable, parameters: Mapping[str, Any] | None = None) -> Any:
         """Run a prebuilt statement on the driver's connection, in this transaction, and return
-        the driver's cursor (see the module). The driver's errors are raised as SQLAlchemy's."""
+        the driver's cursor (see the module). The driver's errors are raised as SQLAlchemy's.
+        `statement` must be built once (a module constant, or from a cached builder): its
+        compiled form is kept for as long as the process runs."""
         form = compiled(statement, self._connection.dialect)
         values = {**form.constants, **parameters} if parameters else form.constants
         bound: Any
@@ -71,6 +73,8 @@ class Statements:
             raise DBAPIError.instance(form.sql, bound, error, self._dbapi.Error) from error
 
     def _scalar(self, query: Executable, parameters: Mapping[str, Any] | None = None) -> Any:
+        """The first column of the first row of a prebuilt `query` (see `_run`); None without
+        one."""
         row = self._run(query, parameters).fetchone()
         return None if row is None else row[0]
 
