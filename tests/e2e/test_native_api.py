@@ -61,9 +61,21 @@ def test_task_details_show_the_limits_applied(server: ServerProcess) -> None:
     limits = tasks[0]["limits"]
     assert limits["method"] in {"cgroup-v2", "cgroup-v1", "rlimit"}
     if limits["method"] != "rlimit":
-        assert limits["mem_bytes"] == 48 * 1024 * 1024
+        assert limits["memBytes"] == 48 * 1024 * 1024
     one = httpx.get(f"{server.url}/api/tasks/{tasks[0]['id']}").json()
     assert one["pid"] == tasks[0]["pid"] > 0
+
+
+def test_the_native_api_answers_in_camel_case(server: ServerProcess) -> None:
+    deploy(server, {"id": "/camel", "cmd": "exec sleep 1000", "cpus": 0.1, "mem": 32})
+    wait_for(lambda: running_tasks(server, "/camel"))
+    [task] = httpx.get(f"{server.url}/api/tasks", params={"app": "camel"}).json()
+    assert {"appId", "stagedAt", "startedAt"} <= task.keys()
+    assert {"memBytes", "cpuShares", "cpuQuotaUs"} <= task["limits"].keys()
+    assert not [key for key in task if "_" in key]
+    info = httpx.get(f"{server.url}/api/info").json()
+    assert {"dataDir", "hostname", "version"} <= info.keys()
+    assert not [key for key in info if "_" in key]
 
 
 def test_metrics_answer_prometheus_and_marathon_json(server: ServerProcess) -> None:

@@ -8,7 +8,8 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
@@ -23,7 +24,14 @@ LogStreamName = Literal["stdout", "stderr"]
 FOLLOW_POLL_SECONDS = 0.2
 
 
-class ServerInfoModel(BaseModel):
+class CamelModel(BaseModel):
+    """Every body of `/api` is camelCase, as Marathon's `/v2` and the pipelines API are
+    (`dataDir`, `appId`, `memBytes`); Python code still builds them by field name."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+
+class ServerInfoModel(CamelModel):
     version: str
     listen: str
     hostname: str
@@ -38,7 +46,7 @@ async def server_info(request: Request) -> ServerInfoModel:
     return ServerInfoModel(**facts.__dict__)
 
 
-class LimitsModel(BaseModel):
+class LimitsModel(CamelModel):
     method: str
     mem_bytes: int | None
     cpu_shares: int | None
@@ -46,7 +54,7 @@ class LimitsModel(BaseModel):
     notes: list[str]
 
 
-class TaskModel(BaseModel):
+class TaskModel(CamelModel):
     id: str
     app_id: str
     state: str
@@ -110,7 +118,7 @@ async def get_task(request: Request, task_id: str) -> TaskModel:
     return task_model(instance)
 
 
-class DeploymentStateModel(BaseModel):
+class DeploymentStateModel(CamelModel):
     id: str
     status: str
     """running, succeeded or canceled"""
