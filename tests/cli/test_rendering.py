@@ -69,6 +69,8 @@ def test_task_health_reports_alive_and_failing_checks() -> None:
     failing = {"healthCheckResults": [{"alive": False, "consecutiveFailures": 3}]}
     assert task_health(alive).plain == "healthy"
     assert task_health(failing).plain == "unhealthy (3 failures)"
+    in_grace = {"healthCheckResults": [{"alive": False, "consecutiveFailures": 0}]}
+    assert task_health(in_grace).plain == "not yet healthy"
     assert task_health({}).plain == "-"
 
 

@@ -72,7 +72,9 @@ def task_health(task: JsonObject) -> Text:
     if all(result.get("alive") for result in results):
         return Text("healthy", style="green")
     failures = max(int(result.get("consecutiveFailures", 0)) for result in results)
-    return Text(f"unhealthy ({failures} failures)", style="red")
+    if failures == 0:  # never passed, and inside the grace period (failures are not counted)
+        return Text("not yet healthy", style="yellow")
+    return Text(f"unhealthy ({failures} failure{'' if failures == 1 else 's'})", style="red")
 
 
 def task_state(task: JsonObject) -> str:
@@ -128,8 +130,9 @@ def _program(app: JsonObject) -> str:
     return str(app.get("cmd") or NONE)
 
 
-def app_summary(app: JsonObject) -> Table:
-    """The definition's essentials and the app's state, as `key  value` lines."""
+def app_summary(app: JsonObject, *, waiting: Text | None = None) -> Table:
+    """The definition's essentials and the app's state, as `key  value` lines; `waiting` says
+    why instances wait to launch, when some do."""
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
     grid.add_column()
@@ -145,6 +148,8 @@ def app_summary(app: JsonObject) -> Table:
         ("deployments", ", ".join(str(d.get("id")) for d in app.get("deployments", [])) or NONE),
         ("version", short_time(app.get("version"))),
     ]
+    if waiting is not None:
+        rows.insert(4, ("waiting", waiting))
     for key, value in rows:
         grid.add_row(key, value)
     return grid
