@@ -33,8 +33,30 @@ def test_marathon_validation_error_keeps_every_field_error() -> None:
     assert error.message == "Object is not valid"
     assert error.details == (FieldError("/cpus", ("error.min", "must be positive")),)
     assert error_text(error).plain == (
-        "error: Object is not valid\n  /cpus: error.min\n  /cpus: must be positive"
+        "error: Object is not valid\n  cpus: is too small\n  cpus: must be positive"
     )
+
+
+def test_marathon_error_codes_are_printed_in_words() -> None:
+    body = {
+        "message": "Object is not valid",
+        "details": [
+            {"path": "/instances", "errors": ["error.expected.jsnumber"]},
+            {"path": "/healthChecks(0)/protocol", "errors": ["error.unknown.enum.literal"]},
+            {"path": "/cmd", "errors": ["error.path.missing"]},
+            {"path": "/", "errors": ["cannot specify both ports and port definitions"]},
+            {"path": "/mem", "errors": ["error.some.new.code"]},
+        ],
+    }
+    lines = error_text(error_from_response(httpx.Response(422, json=body))).plain.splitlines()
+    assert lines == [
+        "error: Object is not valid",
+        "  instances: expected a number",
+        "  healthChecks[0].protocol: is not one of the allowed values",
+        "  cmd: is required",
+        "  cannot specify both ports and port definitions",
+        "  mem: error.some.new.code",
+    ]
 
 
 def test_not_found_and_conflict_are_told_apart() -> None:

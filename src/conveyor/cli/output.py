@@ -9,6 +9,7 @@ terminal is too narrow."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import typer
@@ -88,12 +89,45 @@ def print_error(message: str) -> None:
     stderr().print(Text(message, style="red"), soft_wrap=True)
 
 
+PROBLEMS = {
+    "error.path.missing": "is required",
+    "error.expected.jsnumber": "expected a number",
+    "error.expected.double": "expected a number",
+    "error.expected.int": "expected a whole number",
+    "error.expected.jsstring": "expected a string",
+    "error.expected.jsboolean": "expected true or false",
+    "error.expected.jsarray": "expected a list",
+    "error.expected.jsobject": "expected an object",
+    "error.expected.jsvalue": "expected a value",
+    "error.unknown.enum.literal": "is not one of the allowed values",
+    "error.min": "is too small",
+    "error.max": "is too large",
+    "error.minLength": "is too short",
+    "error.maxLength": "is too long",
+    "error.pattern": "does not have the expected form",
+    "error.expected.uuid": "expected a UUID",
+}
+"""Marathon's (Play JSON's) error codes, as the API keeps them, in words."""
+
+
+def field_name(path: str) -> str:
+    """`/healthChecks(0)/portIndex` → `healthChecks[0].portIndex`; `/` (the whole body) → ``."""
+    return re.sub(r"\((\d+)\)", r"[\1]", path.strip("/")).replace("/", ".")
+
+
+def describe_problem(path: str, problem: str) -> str:
+    """One field error in words: `instances: expected a number`, `cmd: is required`."""
+    words = PROBLEMS.get(problem, problem)
+    name = field_name(path)
+    return f"{name}: {words}" if name else words
+
+
 def error_text(error: ClientError) -> Text:
-    """The server's message and, for refused input, every field it named."""
+    """The server's message and, for refused input, every field it named, in words."""
     text = Text(f"error: {error.message}", style="red")
     for detail in error.details:
         for problem in detail.errors:
-            text.append(f"\n  {detail.path}: {problem}", style="red")
+            text.append(f"\n  {describe_problem(detail.path, problem)}", style="red")
     return text
 
 
