@@ -12,6 +12,8 @@ from typer.testing import CliRunner
 
 from conveyor.cli.main import app
 from conveyor.client import ConveyorClient, NotFound
+from conveyor.client.definitions import DEFINITION_FIELDS
+from conveyor.domain.app_json import APP_DOCUMENT_KEYS
 from tests.cli.test_commands import SLEEPER, conveyor, deploy
 from tests.support.servers import ServerProcess
 
@@ -48,3 +50,27 @@ def test_a_deploy_without_a_terminal_prints_its_progress_as_lines(
     assert "/slow" in progress[0]
     assert "running" in progress[0]
     assert "finished" in result.stdout
+
+
+def test_the_clients_definition_fields_are_the_servers() -> None:
+    assert DEFINITION_FIELDS == APP_DOCUMENT_KEYS
+
+
+@pytest.mark.slow
+def test_deploy_warns_about_unknown_fields_and_still_deploys(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    typo = {key: value for key, value in SLEEPER.items() if key != "instances"}
+    result = deploy(server, tmp_path, typo | {"instance": 2, "tasksRunning": 1})
+    assert result.exit_code == 0, result.output
+    assert "warning: unknown field 'instance' (did you mean 'instances'?)" in result.stderr
+    assert "tasksRunning" not in result.stderr
+    assert "finished" in result.stdout
+
+
+@pytest.mark.slow
+def test_refused_fields_are_told_in_words(server: ServerProcess, tmp_path: Path) -> None:
+    result = deploy(server, tmp_path, SLEEPER | {"instances": "three"})
+    assert result.exit_code == 1
+    assert "instances: expected a number" in result.stderr
+    assert "error.expected" not in result.stderr

@@ -21,9 +21,9 @@ from conveyor.cli.options import (
     NoWaitOption,
     TimeoutOption,
 )
-from conveyor.cli.output import print_error, print_json, show
+from conveyor.cli.output import print_error, print_json, print_warning, show
 from conveyor.cli.rendering import app_summary, apps_table, failure_summary, tasks_table
-from conveyor.client import normalize_app_id
+from conveyor.client import normalize_app_id, unknown_fields
 
 apps = typer.Typer(
     help="Long-running services: deploy, scale, restart, roll back, delete.",
@@ -121,6 +121,8 @@ def deploy_app(
 ) -> None:
     """Create the app FILE describes, or update it if it exists; follow the deployment."""
     definition = read_definition(file)
+    for unknown in unknown_fields(definition):
+        print_warning(f"warning: {unknown.warning()}")
     what = f"deploying {normalize_app_id(definition['id'])}"
     apply_change(
         ctx,
