@@ -19,7 +19,7 @@ from conveyor.client import (
     normalize_app_id,
 )
 from conveyor.client.errors import error_from_response
-from tests.support.servers import free_port
+from tests.support.servers import free_port, serving_in_thread
 
 
 def test_marathon_validation_error_keeps_every_field_error() -> None:
@@ -102,3 +102,26 @@ def test_server_can_come_from_the_environment() -> None:
     result = CliRunner().invoke(app, ["tasks", "list"], env={"CONVEYOR_SERVER": url})
     assert result.exit_code == 1
     assert url in result.stderr
+
+
+def test_every_changing_request_declares_a_json_body() -> None:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    seen: list[tuple[str, str | None]] = []
+
+    async def record(request: Request) -> JSONResponse:
+        seen.append((request.method, request.headers.get("content-type")))
+        return JSONResponse({"deploymentId": "d1", "version": "v1", "app": {"id": "/web"}})
+
+    methods = ["GET", "POST", "PUT", "DELETE"]
+    asgi = Starlette(routes=[Route("/v2/apps/{rest:path}", record, methods=methods)])
+    with serving_in_thread(asgi) as url, ConveyorClient(url) as client:
+        client.get_app("web")
+        client.restart_app("web")
+        client.scale_app("web", instances=2)
+        client.delete_app("web")
+    changing = [header for method, header in seen if method != "GET"]
+    assert changing == ["application/json"] * 3
