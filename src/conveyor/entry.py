@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from conveyor.cli.main import app
+from conveyor.domain.limits import MAX_REQUEST_BYTES
 
 ListenOption = Annotated[
     str, typer.Option("--listen", envvar="CONVEYOR_LISTEN", help="HOST:PORT to serve on.")
@@ -42,6 +43,24 @@ HostnameOption = Annotated[
 PortRangeOption = Annotated[
     str, typer.Option("--port-range", envvar="CONVEYOR_PORT_RANGE", help="Host ports, FIRST-LAST.")
 ]
+MaxRequestBytesOption = Annotated[
+    int,
+    typer.Option(
+        "--max-request-bytes",
+        envvar="CONVEYOR_MAX_REQUEST_BYTES",
+        min=1024,
+        help="The largest request body accepted (413 beyond it).",
+    ),
+]
+AllowOriginOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--allow-origin",
+        envvar="CONVEYOR_ALLOW_ORIGINS",
+        help="An origin (https://ci.example.org) besides this server's own whose pages may change "
+        "state (repeatable; the variable takes a comma-separated list).",
+    ),
+]
 AttributeOption = Annotated[
     list[str] | None,
     typer.Option("--attribute", help="NAME=VALUE node attribute for constraints (repeatable)."),
@@ -57,6 +76,8 @@ def _run(
     port_range: str,
     attributes: list[str] | None,
     with_examples: bool,
+    max_request_bytes: int,
+    allowed_origins: list[str] | None,
 ) -> None:
     from conveyor.server import Settings, serve
 
@@ -69,6 +90,10 @@ def _run(
         port_range=(int(first), int(last or first)),
         attributes=dict(a.split("=", 1) for a in attributes or [] if "=" in a),
         with_examples=with_examples,
+        max_request_bytes=max_request_bytes,
+        allowed_origins=tuple(
+            origin for entry in allowed_origins or [] for origin in entry.split(",") if origin
+        ),
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.basicConfig(
@@ -90,6 +115,8 @@ def _server_command(*, with_examples: bool) -> Callable[..., None]:
         hostname: HostnameOption = "127.0.0.1",
         port_range: PortRangeOption = "31000-32000",
         attribute: AttributeOption = None,
+        max_request_bytes: MaxRequestBytesOption = MAX_REQUEST_BYTES,
+        allow_origin: AllowOriginOption = None,
     ) -> None:
         _run(
             listen=listen,
@@ -99,6 +126,8 @@ def _server_command(*, with_examples: bool) -> Callable[..., None]:
             port_range=port_range,
             attributes=attribute,
             with_examples=with_examples,
+            max_request_bytes=max_request_bytes,
+            allowed_origins=allow_origin,
         )
 
     return command

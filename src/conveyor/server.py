@@ -16,6 +16,7 @@ from typing import Protocol
 import uvicorn
 from fastapi import FastAPI
 
+from conveyor.api.admission import AdmissionPolicy
 from conveyor.api.app import build_api
 from conveyor.api.builds import request_build
 from conveyor.api.context import Context, ServerInfo
@@ -29,6 +30,7 @@ from conveyor.domain.build_reports import Command, NumberedReport
 from conveyor.domain.builds import BUILD_TASK_PREFIX
 from conveyor.domain.clock import Clock, SystemClock
 from conveyor.domain.errors import NotFound
+from conveyor.domain.limits import MAX_REQUEST_BYTES
 from conveyor.engines.local import LocalEngine
 from conveyor.engines.protocol import LogStream
 from conveyor.examples import seed_examples
@@ -48,6 +50,8 @@ class Settings:
     port_range: tuple[int, int] = (31000, 32000)
     attributes: dict[str, str] = field(default_factory=dict)
     with_examples: bool = False
+    max_request_bytes: int = MAX_REQUEST_BYTES
+    allowed_origins: tuple[str, ...] = ()
 
     @property
     def host_and_port(self) -> tuple[str, int]:
@@ -157,7 +161,10 @@ def assemble(settings: Settings, clock: Clock) -> Components:
         database=settings.resolved_database_url().split("://", 1)[0],
         engine="local",
     )
-    api = build_api(Context(store, EngineControl(wakeup, engine, builds), clock, info))
+    admission = AdmissionPolicy.of(
+        max_request_bytes=settings.max_request_bytes, allowed_origins=settings.allowed_origins
+    )
+    api = build_api(Context(store, EngineControl(wakeup, engine, builds), clock, info), admission)
     return Components(store, engine, api, [apps, health, builds, watcher, exits])
 
 

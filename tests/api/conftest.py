@@ -11,6 +11,7 @@ from contextlib import contextmanager
 import httpx
 import pytest
 
+from conveyor.api.admission import AdmissionPolicy
 from conveyor.api.app import build_api
 from conveyor.api.context import Context, ServerInfo
 from conveyor.domain.build_reports import Command, NumberedReport
@@ -40,10 +41,10 @@ class WithoutControllers:
 
 
 @contextmanager
-def serving(store: SqlStore) -> Iterator[httpx.Client]:
+def serving(store: SqlStore, admission: AdmissionPolicy | None = None) -> Iterator[httpx.Client]:
     """The API on `store`, served on a free loopback port; yields a client of it."""
     info = ServerInfo("test", "127.0.0.1", "127.0.0.1", "", "test", "none")
-    api = build_api(Context(store, WithoutControllers(), SystemClock(), info))
+    api = build_api(Context(store, WithoutControllers(), SystemClock(), info), admission)
     with serving_in_thread(api) as url, httpx.Client(base_url=url, timeout=30) as client:
         yield client
 

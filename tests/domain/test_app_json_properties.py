@@ -19,6 +19,7 @@ from conveyor.domain.app_json import APP_DOCUMENT_KEYS, app_from_json, app_to_js
 from conveyor.domain.apps import AppDefinition
 from conveyor.domain.documents import JsonObject, JsonValue
 from conveyor.domain.errors import Invalid, MalformedInput
+from conveyor.domain.limits import MAX_INSTANCES
 
 NOW = datetime(2024, 3, 1, 12, 0, 0, 123000, tzinfo=UTC)
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[Health.too_slow])
@@ -147,7 +148,8 @@ segments = st.from_regex(r"[a-z0-9]([a-z0-9-]{0,6}[a-z0-9])?", fullmatch=True).f
     lambda segment: segment not in ("restart", "tasks", "versions")
 )
 app_ids = st.lists(segments, min_size=1, max_size=3).map(lambda parts: "/" + "/".join(parts))
-texts = st.text(max_size=12)
+texts = st.text(st.characters(exclude_characters="\x00"), max_size=12)
+"""Text a valid definition may hold: anything but NUL (no process can take one)."""
 labels = st.dictionaries(texts, texts, max_size=3)
 fractions = st.floats(0, 1)
 non_negative = st.floats(0, 1e6, allow_subnormal=False)
@@ -247,7 +249,7 @@ def valid_documents(draw: st.DrawFn) -> JsonObject:
     ports = draw(port_definitions())
     document: JsonObject = {
         "id": draw(app_ids),
-        "instances": draw(st.integers(0, 2**31 - 1)),
+        "instances": draw(st.integers(0, MAX_INSTANCES)),
         "cpus": draw(non_negative),
         "mem": draw(non_negative | st.integers(0, 10**6)),
         "disk": draw(non_negative),

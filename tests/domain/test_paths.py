@@ -4,6 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from conveyor.domain.limits import MAX_ID_LENGTH, MAX_ID_SEGMENT_LENGTH, MAX_ID_SEGMENTS
 from conveyor.domain.paths import (
     ID_SEGMENT_PATTERN,
     is_under,
@@ -82,3 +83,28 @@ def test_a_path_is_under_a_group_at_any_depth_but_not_the_group_itself(
     path: str, group: str, under: bool
 ) -> None:
     assert is_under(path, group) is under
+
+
+def test_an_id_at_its_limits_is_valid() -> None:
+    segment = "a" * MAX_ID_SEGMENT_LENGTH
+    assert is_valid_path("/" + segment)
+    assert is_valid_path("/a" * MAX_ID_SEGMENTS)
+
+
+@pytest.mark.parametrize(
+    ("path", "error"),
+    [
+        ("/a" * (MAX_ID_SEGMENTS + 1), f"must have at most {MAX_ID_SEGMENTS} path segments"),
+        ("/" + "a" * (MAX_ID_SEGMENT_LENGTH + 1), "each path segment must be at most"),
+        ("/abcdefghij" * 26, f"must be at most {MAX_ID_LENGTH} characters long"),
+    ],
+)
+def test_an_id_past_its_limits_is_refused(path: str, error: str) -> None:
+    errors = [violation.error for violation in path_violations(path, at="/id")]
+    assert any(message.startswith(error) for message in errors), errors
+
+
+def test_a_huge_id_is_judged_without_trying_the_pattern() -> None:
+    hostile = "/" + "a-" * 100_000 + "!"
+    errors = [violation.error for violation in path_violations(hostile, at="/id")]
+    assert not any("regular expression" in message for message in errors)

@@ -8,6 +8,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
+from conveyor.api.admission import Admission, AdmissionPolicy
 from conveyor.api.context import Context
 from conveyor.api.errors import conveyor_error_response, request_validation_response
 from conveyor.api.hooks import router as hooks_router
@@ -19,7 +20,7 @@ from conveyor.api.pipelines import router as pipelines_router
 from conveyor.domain.errors import ConveyorError
 
 
-def build_api(context: Context) -> FastAPI:
+def build_api(context: Context, admission: AdmissionPolicy | None = None) -> FastAPI:
     api = FastAPI(
         title="Conveyor",
         version=context.info.version,
@@ -42,6 +43,7 @@ def build_api(context: Context) -> FastAPI:
     async def metrics_endpoint(request: Request) -> Response:
         return metrics.response(request)
 
+    api.add_middleware(Admission, policy=admission or AdmissionPolicy())
     api.add_middleware(RequestMetrics, metrics=metrics)
     api.add_middleware(CollapseSlashes)
     return api

@@ -3,15 +3,15 @@ facts about this server. Stored on `app.state.context` by `build_api`."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from starlette.requests import Request
 
+from conveyor.api.admission import PARSED_DOCUMENT
 from conveyor.api.control import Control
 from conveyor.domain.clock import Clock
 from conveyor.domain.documents import JsonValue
-from conveyor.domain.errors import MalformedInput
+from conveyor.domain.json_text import parse_json
 from conveyor.store import Store
 
 
@@ -40,13 +40,12 @@ def context_of(request: Request) -> Context:
 
 
 async def read_json(request: Request) -> JsonValue:
-    """The request body as JSON; MalformedInput (→ 400) when it is not."""
-    body = await request.body()
-    try:
-        document: JsonValue = json.loads(body or b"null")
-    except (ValueError, UnicodeDecodeError) as error:
-        raise MalformedInput(f"Unparsable JSON: {error}") from error
-    return document
+    """The request body as JSON, as `Admission` parsed it within bounds; MalformedInput (→ 400)
+    when it is not JSON."""
+    parsed: JsonValue = getattr(request.state, PARSED_DOCUMENT, None)
+    if parsed is not None:
+        return parsed
+    return parse_json(await request.body())
 
 
 def flag(request: Request, name: str) -> bool:

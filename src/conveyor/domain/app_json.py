@@ -19,6 +19,7 @@ from dataclasses import replace
 from datetime import datetime
 from enum import StrEnum
 
+from conveyor.domain.app_limits import size_violations
 from conveyor.domain.app_rules import (
     addressable_port_count,
     app_violations,
@@ -128,6 +129,9 @@ def app_from_json(
     stamps `lastScalingAt`; no change keeps the base's `versionInfo`."""
     if not isinstance(document, dict):
         raise MalformedInput("An app definition must be a JSON object")
+    too_big = size_violations(document)
+    if too_big:
+        raise Invalid(too_big)
     problems = Violations()
     defaults = base if base is not None else _marathon_defaults(version)
     app = _read_app(document, defaults, group, problems)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from conveyor.domain.errors import Violation
+from conveyor.domain.limits import MAX_ID_LENGTH, MAX_ID_SEGMENT_LENGTH, MAX_ID_SEGMENTS
 
 ID_SEGMENT_PATTERN = (
     r"^(([a-z0-9]|[a-z0-9][a-z0-9\-]*[a-z0-9])\.)*([a-z0-9]|[a-z0-9][a-z0-9\-]*[a-z0-9])|(\.|\.\.)$"
@@ -51,8 +52,11 @@ def is_under(path: str, group: str) -> bool:
 
 def path_violations(path: str, *, at: str) -> list[Violation]:
     """What is wrong with `path` as the id of an app or group (reported at `at`)."""
-    violations: list[Violation] = []
     segments = path_segments(path)
+    too_big = size_violations(path, segments, at=at)
+    if too_big:
+        return too_big  # the pattern is not tried on text this long
+    violations: list[Violation] = []
     if not all(_SEGMENT.fullmatch(segment) for segment in segments):
         violations.append(
             Violation(at, f"must fully match regular expression '{ID_SEGMENT_PATTERN}'")
@@ -62,6 +66,19 @@ def path_violations(path: str, *, at: str) -> list[Violation]:
         violations.append(
             Violation(at, f"must not end with any of the following reserved keywords: {keywords}")
         )
+    return violations
+
+
+def size_violations(path: str, segments: tuple[str, ...], *, at: str) -> list[Violation]:
+    """The limits of `domain/limits.py` on an id: its length, depth and segment length."""
+    violations: list[Violation] = []
+    if len(path) > MAX_ID_LENGTH:
+        violations.append(Violation(at, f"must be at most {MAX_ID_LENGTH} characters long"))
+    if len(segments) > MAX_ID_SEGMENTS:
+        violations.append(Violation(at, f"must have at most {MAX_ID_SEGMENTS} path segments"))
+    if any(len(segment) > MAX_ID_SEGMENT_LENGTH for segment in segments):
+        message = f"each path segment must be at most {MAX_ID_SEGMENT_LENGTH} characters long"
+        violations.append(Violation(at, message))
     return violations
 
 

@@ -16,7 +16,6 @@ sha1=<hex>` (GitHub, legacy), `X-Gitea-Signature: <hex>`, `X-Gitlab-Token: <secr
 from __future__ import annotations
 
 import hmac
-import json
 import posixpath
 import re
 from collections.abc import Iterable, Mapping
@@ -26,6 +25,7 @@ from urllib.parse import parse_qs
 
 from conveyor.domain.documents import JsonObject, JsonValue
 from conveyor.domain.errors import Invalid, MalformedInput, Violation
+from conveyor.domain.json_text import parse_json
 from conveyor.domain.pipelines import PipelineDefinition
 
 BRANCH_PREFIX = "refs/heads/"
@@ -168,9 +168,9 @@ def _read_document(headers: Mapping[str, str], body: bytes) -> JsonObject:
         text = body.decode()
         if headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
             text = parse_qs(text).get("payload", [""])[0]
-        document: JsonValue = json.loads(text)
-    except (ValueError, UnicodeDecodeError) as error:
+    except UnicodeDecodeError as error:
         raise MalformedInput(f"Unparsable JSON: {error}") from error
+    document = parse_json(text)
     if not isinstance(document, dict):
         raise MalformedInput("Expected a JSON object")
     return document

@@ -32,6 +32,7 @@ from conveyor.domain.deployments import Deployment
 from conveyor.domain.documents import JsonValue
 from conveyor.domain.errors import Conflict, Invalid, MalformedInput, NotFound, Violation
 from conveyor.domain.event_json import api_post_event
+from conveyor.domain.limits import MAX_APPS_PER_REQUEST
 from conveyor.domain.paths import normalize_path
 from conveyor.domain.task_json import task_to_json
 from conveyor.store import Transaction
@@ -178,6 +179,9 @@ async def put_apps(request: Request) -> Response:
     documents = await read_json(request)
     if not isinstance(documents, list):
         raise MalformedInput("expected a JSON array of app definitions")
+    if len(documents) > MAX_APPS_PER_REQUEST:
+        message = f"must have at most {MAX_APPS_PER_REQUEST} app definitions"
+        raise Invalid([Violation("/", message)])
     with context.store.transaction() as tx:
         changes: dict[str, AppDefinition | None] = {}
         for index, document in enumerate(documents):
