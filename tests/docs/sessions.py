@@ -139,7 +139,7 @@ class DocumentSession:
 
     def check(self, block: Block, earlier: list[Block]) -> None:
         """Run the blocks before `block` that have not run (their outcome is only reported),
-        then `block`; raise ExampleFailed if it does not do what the document says."""
+        then `block`; fail the test if it does not do what the document says."""
         for previous in earlier:
             if previous.line not in self.outcomes and previous.annotation.skip is None:
                 try:
@@ -154,7 +154,7 @@ class DocumentSession:
                 b.id for b in earlier if not self.outcomes.get(b.line, Outcome(True, "")).passed
             ]
             note = f"\n(earlier examples that failed: {', '.join(failed_before)})"
-            raise ExampleFailed(outcome.detail + (note if failed_before else ""))
+            pytest.fail(outcome.detail + (note if failed_before else ""), pytrace=False)
 
     def _run(self, block: Block) -> Outcome:
         try:
