@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 SHELL = frozenset({"sh", "bash", "shell", "console"})
@@ -35,6 +35,7 @@ DEFAULT_TIMEOUT = 60.0
 _FENCE = re.compile(r"^(?P<indent>\s*)(?P<fence>```+|~~~+)\s*(?P<info>[^`\s]*)[^`]*$")
 _ANNOTATION = re.compile(r"^\s*<!--\s*example:\s*(?P<body>.*?)\s*-->\s*$")
 _SKIP = re.compile(r"^skip\b\s*[—:–-]*\s*(?P<reason>.*)$")
+_HEXADECIMAL = re.compile(r"[0-9a-f]+")
 _PIPELINE = re.compile(r"^pipeline\s*=\s*Pipeline\(", re.MULTILINE)
 _PIPELINE_NAME = re.compile(r"""Pipeline\(\s*(?:.*?\s)?name\s*=\s*["']([^"']+)["']""", re.DOTALL)
 
@@ -61,6 +62,8 @@ class Block:
     language: str
     text: str
     annotation: Annotation = field(default_factory=Annotation)
+    # an output block right after a shell block: what that block prints, shown loosely
+    expected_output: str | None = None
 
     @property
     def id(self) -> str:
@@ -135,6 +138,7 @@ def read_blocks(document: Path, *, name: str) -> list[Block]:
     """Every fenced block of a Markdown document, in order, dedented to its fence."""
     lines = document.read_text().splitlines()
     blocks: list[Block] = []
+    previous_end = -2
     index = 0
     while index < len(lines):
         opening = _FENCE.match(lines[index])
@@ -150,11 +154,21 @@ def read_blocks(document: Path, *, name: str) -> list[Block]:
             annotation = _annotation_before(lines, index)
         except AnnotationError as error:
             raise AnnotationError(f"{name}:{index + 1}: {error}") from None
-        blocks.append(
-            Block(name, index + 1, opening.group("info").lower(), body, annotation=annotation)
-        )
+        block = Block(name, index + 1, opening.group("info").lower(), body, annotation=annotation)
+        follows = all(not line.strip() for line in lines[previous_end + 1 : index])
+        if block.is_output and follows and blocks and blocks[-1].language in SHELL:
+            blocks[-1] = replace(blocks[-1], expected_output=body)
+        blocks.append(block)
+        previous_end = end
         index = end + 1
     return blocks
+
+
+def missing_words(expected: str, output: str) -> list[str]:
+    """The words of the expected output that the real output lacks: a loose comparison that
+    ignores ids, numbers, times and table layout."""
+    words = re.findall(r"[A-Za-z][A-Za-z_]{2,}", expected)
+    return [w for w in dict.fromkeys(words) if not _HEXADECIMAL.fullmatch(w) and w not in output]
 
 
 def user_documents(root: Path) -> list[Path]:

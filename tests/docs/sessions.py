@@ -31,7 +31,7 @@ from conveyor.client import ConveyorClient
 from conveyor.client.errors import Conflict, NotFound
 from conveyor.client.models import all_steps, build_has_ended
 from tests.conftest import _kill_leftover_tasks
-from tests.docs.examples import SHELL, Block
+from tests.docs.examples import SHELL, Block, missing_words
 from tests.support.gitrepos import Repo
 from tests.support.servers import ServerProcess, wait_for
 
@@ -105,8 +105,7 @@ class DocumentSession:
         (directory / "tmp").mkdir()
         (directory / ".venv").symlink_to(sys.prefix, target_is_directory=True)
         (directory / ".gitconfig").write_text(
-            "[user]\n\tname = Ada Example\n\temail = ada@example.invalid\n"
-            "[init]\n\tdefaultBranch = main\n"
+            "[user]\n\tname = Ada\n\temail = ada@example.invalid\n[init]\n\tdefaultBranch = main\n"
         )
 
     # the server
@@ -201,14 +200,17 @@ class DocumentSession:
             "CONVEYOR_SERVER": self.url(),
             "EXAMPLE_STATE": str(self._state),
             "NO_COLOR": "1",
+            "USER": "ada",  # the documents' user
+            "LOGNAME": "ada",
             "COLUMNS": "120",
         }
 
     def _cwd(self) -> Path:
         return Path((self._state / "cwd").read_text().strip())
 
-    def _execute(self, command: list[str], block: Block) -> None:
-        """Run `command` in its own process group; the whole group is killed at the timeout."""
+    def _execute(self, command: list[str], block: Block) -> str:
+        """Run `command` in its own process group (the whole group is killed at the timeout);
+        its output, stdout and stderr together."""
         timeout = block.annotation.timeout
         process = subprocess.Popen(
             command,
@@ -232,6 +234,7 @@ class DocumentSession:
                 f"{block.id}: exit status {process.returncode}, expected "
                 f"{block.annotation.exit_status}\n{output.decode(errors='replace')}"
             )
+        return output.decode(errors="replace")
 
     def _run_shell(self, block: Block) -> None:
         script = self._rewrite(block.shell_script(), block)
@@ -240,7 +243,12 @@ class DocumentSession:
         if block.annotation.stream is not None:
             script = bounded_streams(script)
         prelude = _PRELUDE.format(stream=block.annotation.stream or 0)
-        self._execute(["bash", "-c", prelude + script], block)
+        output = self._execute(["bash", "-c", prelude + script], block)
+        if missing := missing_words(block.expected_output or "", output):
+            raise ExampleFailed(
+                f"{block.id}: the output shown after the block has {missing}, the real "
+                f"output does not:\n{output}"
+            )
 
     def _run_python(self, block: Block) -> None:
         self._execute([sys.executable, "-c", self._rewrite(block.text, block)], block)

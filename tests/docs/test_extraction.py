@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.docs.examples import AnnotationError, Block, read_blocks, user_documents
+from tests.docs.examples import (
+    AnnotationError,
+    Block,
+    missing_words,
+    read_blocks,
+    user_documents,
+)
 from tests.docs.sessions import DocumentSession, bounded_streams
 
 DOCUMENT = """\
@@ -108,3 +114,17 @@ def test_the_user_documents_are_the_readme_and_every_page_under_docs() -> None:
 
     assert names[0] == "README.md"
     assert set(names[1:]) == {f"docs/{p.name}" for p in (root / "docs").glob("*.md")}
+
+
+def test_output_shown_right_after_a_shell_block_is_its_expected_output(tmp_path: Path) -> None:
+    text = "```sh\nconveyor apps list\n```\n```\n│ /hello │ 2/2 │\n```\n\n```\ndiagram\n```\n"
+    shell, output, diagram = _blocks(tmp_path, text)
+
+    assert shell.expected_output == "│ /hello │ 2/2 │\n"
+    assert output.is_output and diagram.is_output
+
+
+def test_output_is_compared_by_its_words_not_its_ids_numbers_or_layout() -> None:
+    expected = "deploying /hello: deployment 67e035de (version 2024-05-01)\n✔ finished\n"
+
+    assert missing_words(expected, "deploying /hello: deployment 1f2e3d\n✔ finished") == ["version"]
