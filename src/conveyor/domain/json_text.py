@@ -38,12 +38,18 @@ def _unique_object(pairs: list[tuple[str, JsonValue]]) -> dict[str, JsonValue]:
     return document
 
 
+def _not_a_number(name: str) -> JsonValue:
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def parse_json(raw: bytes | str) -> JsonValue:
     """The document in `raw` (empty text is `null`). Raises MalformedInput (→ 400) for text
     that is not JSON, nests too deeply or repeats a key, Invalid (→ 422) for text that is not
     Unicode, naming the path."""
     try:
-        document: JsonValue = json.loads(raw or b"null", object_pairs_hook=_unique_object)
+        document: JsonValue = json.loads(
+            raw or b"null", object_pairs_hook=_unique_object, parse_constant=_not_a_number
+        )
     except RecursionError as error:
         raise MalformedInput(TOO_DEEP) from error
     except _DuplicateKey as error:

@@ -3,6 +3,7 @@ and versions. App ids contain slashes, so `/v2/apps/{rest}` is split here by its
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 import orjson
@@ -22,7 +23,7 @@ from conveyor.api.marathon.render import (
     parse_embeds,
     render_app,
 )
-from conveyor.api.marathon.selectors import matches_labels
+from conveyor.api.marathon.selectors import parse_label_selector
 from conveyor.api.marathon.tasks import render_tasks
 from conveyor.api.responses import FastJSONResponse
 from conveyor.domain.app_json import UpdateKind, app_from_json, app_to_json, classify_update
@@ -72,27 +73,35 @@ async def list_apps(request: Request) -> Response:
     with context.store.transaction() as tx:
         fleet = listing.fleet(tx, failures=EMBED_LAST_FAILURE in embeds)
     query = str(request.url.query)
-    body = listing.body(fleet, query, embeds, lambda app: _selected(app, request))
+    body = listing.body(fleet, query, embeds, _selection(request))
     return Response(body, media_type="application/json")
 
 
 def _list_apps_with_tasks(request: Request, embeds: set[str]) -> Response:
     """Task lists show health timestamps, which change without events: read and render all."""
     with context_of(request).store.transaction() as tx:
-        apps = [app for app in tx.list_apps() if _selected(app, request)]
+        selected = _selection(request)
+        apps = [app for app in tx.list_apps() if selected(app)]
         failures = EMBED_LAST_FAILURE in embeds
         snapshot = Snapshot.read(tx, {a.id for a in apps}, failures=failures)
     body = orjson.dumps({"apps": [render_app(app, snapshot, embeds) for app in apps]})
     return Response(body, media_type="application/json")
 
 
-def _selected(app: AppDefinition, request: Request) -> bool:
+def _selection(request: Request) -> Callable[[AppDefinition], bool]:
+    """Which apps the query asks for (`id`, `cmd` substrings, a `label` selector read once)."""
     params = request.query_params
-    if "id" in params and params["id"] not in app.id:
-        return False
-    if "cmd" in params and params["cmd"] not in (app.cmd or ""):
-        return False
-    return "label" not in params or matches_labels(params["label"], app.labels)
+    id_part, cmd_part = params.get("id"), params.get("cmd")
+    predicates = parse_label_selector(params["label"]) if "label" in params else []
+
+    def selected(app: AppDefinition) -> bool:
+        if id_part is not None and id_part not in app.id:
+            return False
+        if cmd_part is not None and cmd_part not in (app.cmd or ""):
+            return False
+        return all(predicate(app.labels) for predicate in predicates)
+
+    return selected
 
 
 @router.post("/v2/apps")

@@ -51,7 +51,3 @@ def parse_label_selector(selector: str) -> list[Predicate]:
         predicates.append(_predicate(match))
         position = match.end()
     return predicates
-
-
-def matches_labels(selector: str, labels: Mapping[str, str]) -> bool:
-    return all(predicate(labels) for predicate in parse_label_selector(selector))

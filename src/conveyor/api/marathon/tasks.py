@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -14,6 +16,7 @@ from conveyor.domain.clock import format_timestamp
 from conveyor.domain.documents import JsonValue
 from conveyor.domain.errors import Invalid, NotFound, Violation
 from conveyor.domain.instances import Instance
+from conveyor.domain.limits import MAX_TASK_IDS
 from conveyor.domain.task_json import task_to_json
 
 router = APIRouter(include_in_schema=False)
@@ -76,17 +79,18 @@ async def delete_tasks(request: Request) -> Response:
     ids = document.get("ids") if isinstance(document, dict) else None
     if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
         raise Invalid([Violation("/ids", "expected a list of task ids")])
+    if len(ids) > MAX_TASK_IDS:
+        raise Invalid([Violation("/ids", f"must have at most {MAX_TASK_IDS} entries")])
     now = context.clock.now()
     with context.store.transaction() as tx:
-        instances = [tx.get_instance(str(task_id)) for task_id in ids]
+        instances = [tx.get_instance(str(task_id)) for task_id in dict.fromkeys(ids)]
         found = [i for i in instances if i is not None and not i.state.is_terminal]
         killed = request_kills(tx, found, now=now)
         if flag(request, "scale"):
             changes: dict[str, AppDefinition | None] = {}
-            for app_id in {i.app_id for i in killed}:
+            for app_id, count in Counter(i.app_id for i in killed).items():
                 app = tx.get_app(app_id)
                 if app is not None:
-                    count = sum(i.app_id == app_id for i in killed)
                     changes[app_id] = scaled_by(app, -count, now=now)
             deployment = deploy(tx, changes, now=now, force=flag(request, "force"))
     context.control.wake()
