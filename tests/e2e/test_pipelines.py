@@ -95,6 +95,7 @@ def test_pushes_while_the_server_is_down_are_built_after_restart_each_once(
     first_sha = repo.commit({"conveyor_pipeline.py": THREE_STEPS.format(flavour="a")})
     server = server_factory(tmp_path / "data").start()
     register(server, "three", repo, pollSeconds=1)
+    httpx.post(f"{server.url}/api/pipelines/three/builds", json={}, timeout=10)
     wait_for(lambda: [b for b in builds_of(server, "three") if b["commit"] == first_sha])
     wait_for(lambda: all(b["status"] == "success" for b in builds_of(server, "three")), timeout=60)
     server.stop()

@@ -12,6 +12,7 @@ from pydantic.alias_generators import to_camel
 from conveyor.domain.build_reports import detail_to_json
 from conveyor.domain.builds import Build, StepRecord, format_step_id
 from conveyor.domain.clock import format_timestamp
+from conveyor.domain.documents import JsonValue
 from conveyor.domain.pipelines import DEFAULT_PIPELINE_FILE, PipelineDefinition, Retention
 
 
@@ -108,6 +109,11 @@ class BuildDetail(BuildSummary):
     steps: list[StepModel]
 
 
+class PollingError(Model):
+    at: str
+    message: str
+
+
 class PipelineOut(Model):
     name: str
     repository: str
@@ -119,6 +125,10 @@ class PipelineOut(Model):
     build_timeout_seconds: int | None
     retention: RetentionModel
     last_build: BuildSummary | None
+    polling_error: PollingError | None = Field(
+        default=None,
+        description="Why the last poll of the repository failed; null while polling works.",
+    )
 
 
 class BuildPage(Model):
@@ -214,7 +224,19 @@ def build_detail(build: Build, steps: list[StepRecord]) -> BuildDetail:
     return BuildDetail(**build_summary(build).model_dump(), steps=step_tree(steps))
 
 
-def pipeline_out(pipeline: PipelineDefinition, last: Build | None) -> PipelineOut:
+def polling_error(stored: JsonValue) -> PollingError | None:
+    """The polling error the git watcher stored (`polling_error_key`), if any."""
+    if not isinstance(stored, dict):
+        return None
+    at, message = stored.get("at"), stored.get("message")
+    if not isinstance(at, str) or not isinstance(message, str):
+        return None
+    return PollingError(at=at, message=message)
+
+
+def pipeline_out(
+    pipeline: PipelineDefinition, last: Build | None, *, error: PollingError | None = None
+) -> PipelineOut:
     return PipelineOut(
         name=pipeline.name,
         repository=pipeline.repository,
@@ -228,4 +250,5 @@ def pipeline_out(pipeline: PipelineDefinition, last: Build | None) -> PipelineOu
             keep_builds=pipeline.retention.keep_builds, keep_days=pipeline.retention.keep_days
         ),
         last_build=None if last is None else build_summary(last),
+        polling_error=error,
     )

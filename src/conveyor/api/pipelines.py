@@ -27,6 +27,7 @@ from conveyor.api.pipeline_models import (
     build_detail,
     build_summary,
     pipeline_out,
+    polling_error,
 )
 from conveyor.api.responses import FastJSONResponse
 from conveyor.domain.build_reports import (
@@ -51,7 +52,7 @@ from conveyor.domain.clock import format_timestamp
 from conveyor.domain.errors import Conflict, Invalid, NotFound, Violation
 from conveyor.domain.manual_triggers import resolve_parameters
 from conveyor.domain.pipelines import PipelineDefinition, check_pipeline
-from conveyor.domain.webhooks import seen_commits_prefix
+from conveyor.domain.webhooks import polling_error_key, seen_commits_prefix
 from conveyor.store import Transaction
 
 router = APIRouter(prefix="/api/pipelines", tags=["pipelines"])
@@ -87,6 +88,12 @@ def _last_build(tx: Transaction, name: str) -> Build | None:
     return builds[0] if builds else None
 
 
+def _pipeline_out(tx: Transaction, pipeline: PipelineDefinition) -> PipelineOut:
+    """The pipeline with its last build and its polling error."""
+    error = polling_error(tx.get_value(polling_error_key(pipeline.name)))
+    return pipeline_out(pipeline, _last_build(tx, pipeline.name), error=error)
+
+
 @router.post("", status_code=201, response_model=PipelineOut, summary="Register a pipeline")
 async def register_pipeline(request: Request, body: PipelineIn) -> PipelineOut:
     context = context_of(request)
@@ -107,21 +114,22 @@ async def put_pipeline(request: Request, name: str, body: PipelineIn) -> Pipelin
     pipeline = check_pipeline(body.definition(context.clock.now()))
     with context.store.transaction() as tx:
         tx.put_pipeline(pipeline)
-        last = _last_build(tx, name)
+        tx.delete_values(polling_error_key(name))  # the next check tells about the new settings
+        out = _pipeline_out(tx, pipeline)
     context.control.wake()
-    return pipeline_out(pipeline, last)
+    return out
 
 
 @router.get("", response_model=list[PipelineOut], summary="Every pipeline, with its last build")
 async def list_pipelines(request: Request) -> list[PipelineOut]:
     with context_of(request).store.transaction() as tx:
-        return [pipeline_out(p, _last_build(tx, p.name)) for p in tx.list_pipelines()]
+        return [_pipeline_out(tx, p) for p in tx.list_pipelines()]
 
 
 @router.get("/{name}", response_model=PipelineOut, summary="One pipeline")
 async def get_pipeline(request: Request, name: str) -> PipelineOut:
     with context_of(request).store.transaction() as tx:
-        return pipeline_out(_pipeline(tx, name), _last_build(tx, name))
+        return _pipeline_out(tx, _pipeline(tx, name))
 
 
 @router.delete("/{name}", status_code=204, summary="Forget a pipeline and its history")
@@ -134,6 +142,7 @@ async def delete_pipeline(request: Request, name: str) -> Response:
         tx.delete_pipeline(name)
         for prefix in (*pipeline_key_prefixes(name), seen_commits_prefix(name)):
             tx.delete_values(prefix=prefix)
+        tx.delete_values(polling_error_key(name))
     return Response(status_code=204)
 
 
