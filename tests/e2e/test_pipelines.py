@@ -203,6 +203,30 @@ def test_a_manual_trigger_waits_until_released_and_passes_its_parameters(
     assert manual["releasedParameters"] == {"version": "2.5", "target": "staging"}
 
 
+def test_a_manual_step_is_released_once_a_second_release_is_a_conflict(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    repo = Repo(tmp_path / "service")
+    repo.commit({"conveyor_pipeline.py": MANUAL})
+    register(server, "gate", repo)
+    number = httpx.post(f"{server.url}/api/pipelines/gate/builds", json={}).json()["number"]
+    wait_for(lambda: build(server, "gate", number)["status"] == "waiting", timeout=60)
+    url = f"{server.url}/api/pipelines/gate/builds/{number}/steps/1/release"
+
+    first = httpx.post(url, json={"by": "ada", "parameters": {"version": "2.5"}})
+    second = httpx.post(url, json={"by": "bob", "parameters": {"version": "9.9"}})
+
+    assert first.status_code == 200, first.text
+    assert second.status_code == 409, second.text
+    assert second.json()["message"] == f"Step 1 of build gate #{number} was already released by ada"
+    done = wait_for(lambda: finished(server, "gate", number), timeout=60)
+    assert done["steps"][0]["manual"]["releasedBy"] == "ada"
+    assert "releasing version 2.5" in output(server, "gate", number, "2")
+    late = httpx.post(url, json={"by": "bob", "parameters": {}})
+    assert late.status_code == 409
+    assert "already released by ada" in late.json()["message"]
+
+
 SLOW = textwrap.dedent(
     """
     from conveyor.pipelines import Pipeline, shell

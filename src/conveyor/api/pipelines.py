@@ -35,6 +35,7 @@ from conveyor.domain.build_reports import (
     KillStep,
     ReleaseStep,
     command_to_json,
+    commands_from_json,
     reports_from_json,
 )
 from conveyor.domain.builds import (
@@ -45,7 +46,9 @@ from conveyor.domain.builds import (
     StepStatus,
     Trigger,
     TriggerKind,
+    format_step_id,
     parse_step_id,
+    pending_commands_key,
     pipeline_key_prefixes,
 )
 from conveyor.domain.clock import format_timestamp
@@ -331,6 +334,22 @@ async def kill_step(request: Request, name: str, number: int, step: str) -> Resp
     return Response(status_code=202)
 
 
+def _check_releasable(tx: Transaction, build: Build, record: StepRecord) -> None:
+    """Conflict unless the manual step waits and nobody has released it yet (a release is
+    pending until the worker takes it)."""
+    step = format_step_id(record.step)
+    where = f"Step {step} of build {build.pipeline} #{build.number}"
+    released_by = record.manual.released_by if record.manual is not None else None
+    if released_by is not None:
+        raise Conflict(f"{where} was already released by {released_by}")
+    if record.status is not StepStatus.WAITING:
+        raise Conflict(f"{where} is not waiting (it is {record.status.value})")
+    stored = tx.get_value(pending_commands_key(build.pipeline, build.number))
+    for command in commands_from_json(stored if isinstance(stored, list) else []):
+        if isinstance(command, ReleaseStep) and command.step == record.step:
+            raise Conflict(f"{where} was already released by {command.by}")
+
+
 @router.post(
     "/{name}/builds/{number}/steps/{step}/release",
     summary="Release a manual trigger that waits",
@@ -345,8 +364,7 @@ async def release_step(
         record = tx.get_step(name, number, step_id)
         if record is None or record.manual is None:
             raise NotFound(f"Build {name} #{number} has no manual step {step}")
-        if record.status is not StepStatus.WAITING:
-            raise Conflict(f"Step {step} is not waiting (it is {record.status.value})")
+        _check_releasable(tx, build, record)
         parameters = resolve_parameters(record.manual.parameters, body.parameters)
         add_command(tx, build, ReleaseStep(step=step_id, by=body.by, parameters=parameters))
     context.control.wake()
