@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from conveyor.client import ConveyorClient
+from conveyor.client.pipelines import BuildWaitTimeout
 from tests.cli.pipeline_support import (
     FAILING,
     FLAKY,
@@ -157,7 +159,7 @@ def test_a_manual_trigger_is_shown_and_released_and_bad_parameters_are_named(
 
     again = conveyor(server, "builds", "release", "gated", "1", "2")
     assert again.exit_code == 1
-    assert "Step 2 is not waiting" in again.stderr
+    assert "Step 2 of build gated #1 was already released by ada" in again.stderr
 
 
 def test_killing_a_step_and_a_build(server: ServerProcess, tmp_path: Path) -> None:
@@ -201,3 +203,18 @@ def test_retrigger_runs_again_from_a_step_reusing_the_ones_before(
     assert "1 prepare  ✔ success" in shown.stdout
     assert "(reused)" in shown.stdout
     assert conveyor(server, "builds", "logs", "flaky", "2", "2").stdout == "passed\n"
+
+
+def test_waiting_for_a_build_that_does_not_end_in_time_raises_a_timeout(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    add_pipeline(server, "gated", repository(tmp_path, GATED))
+    assert conveyor(server, "builds", "trigger", "gated").exit_code == 0
+    wait_for_status(server, "gated", 1, "waiting")
+
+    with ConveyorClient(server.url) as client, pytest.raises(BuildWaitTimeout) as raised:
+        client.wait_for_build("gated", 1, timeout=0.2, poll_interval=0.05)
+
+    assert str(raised.value) == "build gated #1 has not ended after 0.2 s (it is waiting)"
+    assert raised.value.build["status"] == "waiting"
+    assert isinstance(raised.value, TimeoutError)
