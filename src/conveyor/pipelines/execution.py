@@ -3,7 +3,8 @@
 Every step, at any depth, goes through the same chain of one-purpose wrappers (LambdaCD's
 design), innermost first:
 
-    call            the step function; what it returned as a StepResult ("no status" → failure)
+    call            the step function, with what it prints going to its output (see
+                    `step_streams`); what it returned as a StepResult ("no status" → failure)
     started         report StepStarted
     failure         an exception becomes a failure with its traceback as output
     kill handling   a cancelled step ends killed (one cancelled before it starts is not run);
@@ -29,6 +30,7 @@ from conveyor.domain.clock import Clock, SystemClock
 from conveyor.pipelines.cancellation import StepCancelled
 from conveyor.pipelines.context import Context, OutputWriter
 from conveyor.pipelines.reporting import Reporter
+from conveyor.pipelines.step_streams import printing_to, redirected_to_steps
 from conveyor.pipelines.steps import Args, StepFunction, StepResult, step_name, to_step_result
 
 if TYPE_CHECKING:
@@ -81,7 +83,8 @@ class Execution:
 
 
 def call_step(step: StepFunction, args: Args, ctx: Context) -> StepResult:
-    return to_step_result(step(args, ctx))
+    with printing_to(ctx.output):
+        return to_step_result(step(args, ctx))
 
 
 def started(handler: Handler, execution: Execution) -> Handler:
@@ -254,4 +257,5 @@ def run_build(
     the caller's to report)."""
     execution = Execution(reporter, recorded=recorded, retrigger_from=retrigger_from, clock=clock)
     root = replace(context, step_id=(), execution=execution)
-    return build_status(run_sequence(pipeline.steps, {}, root))
+    with redirected_to_steps():
+        return build_status(run_sequence(pipeline.steps, {}, root))
