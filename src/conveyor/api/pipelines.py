@@ -29,6 +29,7 @@ from conveyor.api.pipeline_models import (
     pipeline_out,
     polling_error,
 )
+from conveyor.api.repositories import check_repository, resolve_commit
 from conveyor.api.responses import FastJSONResponse
 from conveyor.domain.build_reports import (
     KillBuild,
@@ -101,6 +102,7 @@ def _pipeline_out(tx: Transaction, pipeline: PipelineDefinition) -> PipelineOut:
 async def register_pipeline(request: Request, body: PipelineIn) -> PipelineOut:
     context = context_of(request)
     pipeline = check_pipeline(body.definition(context.clock.now()))
+    check_repository(pipeline.repository)
     with context.store.transaction() as tx:
         if tx.get_pipeline(pipeline.name) is not None:
             raise Conflict(f"Pipeline '{pipeline.name}' already exists; PUT changes it")
@@ -115,6 +117,7 @@ async def put_pipeline(request: Request, name: str, body: PipelineIn) -> Pipelin
     if body.name != name:
         raise Invalid([Violation("/name", "must match the name in the path")])
     pipeline = check_pipeline(body.definition(context.clock.now()))
+    check_repository(pipeline.repository)
     with context.store.transaction() as tx:
         tx.put_pipeline(pipeline)
         tx.delete_values(polling_error_key(name))  # the next check tells about the new settings
@@ -153,9 +156,16 @@ async def delete_pipeline(request: Request, name: str) -> Response:
     "/{name}/builds", status_code=201, response_model=BuildDetail, summary="Trigger a build"
 )
 async def trigger_build(request: Request, name: str, body: TriggerIn) -> BuildDetail:
+    """A `commit` the pipeline's repository lacks is refused (422, `/commit`) when the
+    repository is on this machine; otherwise the build fails saying so."""
     context = context_of(request)
+    with context.store.transaction() as tx:
+        repository = _pipeline(tx, name).repository
+    commit = body.commit
+    if commit is not None:
+        commit = await resolve_commit(repository, commit) or commit
     trigger = Trigger(
-        kind=TriggerKind.MANUAL, by=body.by, commit=body.commit, parameters=body.parameters
+        kind=TriggerKind.MANUAL, by=body.by, commit=commit, parameters=body.parameters
     )
     with context.store.transaction() as tx:
         build = request_build(tx, _pipeline(tx, name), trigger=trigger, now=context.clock.now())

@@ -228,7 +228,9 @@ def build_tree(build: JsonObject, now: datetime) -> Tree:
         )
     )
     steps = build.get("steps") or []
-    if not steps:
+    if not steps and build.get("finishedAt"):
+        root.add(Text("no steps: the build ended before it ran any (see its message)", style="dim"))
+    elif not steps:
         root.add(Text("no steps yet (the build has not started)", style="dim"))
     for step in steps:
         _add_step(root, step, now)

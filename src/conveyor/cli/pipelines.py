@@ -141,7 +141,7 @@ def list_pipelines(ctx: typer.Context, as_json: JsonOption = False) -> None:
     with server_session(ctx) as client:
         found = client.list_pipelines()
     if as_json:
-        print_json(found)
+        print_json({"pipelines": found})
     elif found:
         show(pipelines_table(found, datetime.now(UTC)))
     else:
