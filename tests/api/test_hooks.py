@@ -63,7 +63,7 @@ def test_a_signed_push_builds_every_pipeline_of_the_branch_once(
 ) -> None:
     register(server, "guarded", str(repo.path), secret=SECRET)
     register(server, "open", str(repo.path / ".git"))
-    register(server, "elsewhere", str(repo.path.parent / "other"))
+    register(server, "elsewhere", str(Repo(repo.path.parent / "other").path))
     sha = repo.commit({"README": "two"})
     body = github_push(repo, sha)
 
