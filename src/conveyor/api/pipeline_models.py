@@ -82,6 +82,11 @@ class BuildSummary(Model):
         description="Retriggered builds: does the pipeline file differ from the original's?"
     )
     message: str | None
+    failed_steps: list[str] = Field(
+        default_factory=list,
+        description="The steps whose failure failed the build (not a failure a junction "
+        "handled), in step order; empty unless the build failed.",
+    )
 
 
 class ManualModel(Model):
@@ -181,6 +186,7 @@ def build_summary(build: Build) -> BuildSummary:
         else {"number": build.retriggered.number, "step": format_step_id(build.retriggered.step)},
         pipeline_file_changed=build.pipeline_file_changed,
         message=build.message,
+        failed_steps=[format_step_id(step) for step in build.failed_steps],
     )
 
 

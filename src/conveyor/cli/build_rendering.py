@@ -17,6 +17,7 @@ from conveyor.client import JsonObject
 STATUS_LOOKS = {
     "queued": ("·", "dim"),
     "pending": ("·", "dim"),
+    "skipped": ("–", "dim"),
     "running": ("▶", "cyan"),
     "waiting": ("⏸", "magenta"),
     "success": ("✔", "green"),
@@ -167,7 +168,8 @@ def step_label(step: JsonObject, now: datetime) -> Text:
     if step.get("reused"):
         label.append("  (reused)", style="dim")
     if step.get("message"):
-        label.append(f"  {step['message']}", style="red" if step.get("status") != "success" else "")
+        plain = step.get("status") in ("success", "skipped")
+        label.append(f"  {step['message']}", style="" if plain else "red")
     return label
 
 

@@ -54,7 +54,7 @@ from conveyor.domain.builds import BuildStatus
 from conveyor.domain.clock import SystemClock
 from conveyor.pipelines.context import Context
 from conveyor.pipelines.controls import BuildControls
-from conveyor.pipelines.execution import run_build
+from conveyor.pipelines.execution import build_status, execute_build
 from conveyor.pipelines.git import SourceError, check_out_source
 from conveyor.pipelines.loading import file_digest, load_pipeline
 from conveyor.pipelines.reporters.spool import SpoolReporter
@@ -116,15 +116,17 @@ def run_order(
         server=order.server,
         controls=controls,
     )
-    status = run_build(
+    result = execute_build(
         pipeline,
         context=context,
         reporter=reporter,
         recorded={recorded.step: recorded for recorded in order.recorded},
         retrigger_from=order.retrigger_from,
     )
+    status = build_status(result)
     message = controls.cancellation.reason if status is BuildStatus.KILLED else None
-    return BuildFinished(status, _clock.now(), message=message)
+    failed = result.failed_steps if status is BuildStatus.FAILURE else ()
+    return BuildFinished(status, _clock.now(), message=message, failed_steps=failed)
 
 
 def run_order_in_time(
