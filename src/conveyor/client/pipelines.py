@@ -150,11 +150,11 @@ class PipelineCalls(Transport):
 
     def kill_build(self, pipeline: str, number: int) -> None:
         """Ask for the build to be killed (it ends shortly after). Raises Conflict if it ended."""
-        self._request("POST", f"{_build_path(pipeline, number)}/kill")
+        self._request("POST", f"{_build_path(pipeline, number)}/kill", body={})
 
     def kill_step(self, pipeline: str, number: int, step: str) -> None:
         """Ask for one running step to be killed; what follows decides how the build goes on."""
-        self._request("POST", f"{_step_path(pipeline, number, step)}/kill")
+        self._request("POST", f"{_step_path(pipeline, number, step)}/kill", body={})
 
     def release_step(
         self, pipeline: str, number: int, step: str, *, by: str, parameters: Mapping[str, Any]
