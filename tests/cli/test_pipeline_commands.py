@@ -34,6 +34,7 @@ def test_a_pipeline_is_added_listed_shown_changed_and_removed(
     )
     assert added.exit_code == 0, added.output
     assert f"added pipeline greeting: {repo.path.resolve()} (main)" in added.stdout
+    assert "`conveyor builds trigger greeting` builds what is there now" in added.stdout
 
     listed = conveyor(server, "pipelines", "list")
     assert listed.exit_code == 0, listed.output
