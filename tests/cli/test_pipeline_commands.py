@@ -161,6 +161,9 @@ def test_triggering_a_commit_the_repository_lacks_is_refused(
 
     assert refused.exit_code == 1
     assert f"/commit: {repo.path} has no commit deadbeef" in refused.stderr
+    empty = httpx.post(f"{server.url}/api/pipelines/greeting/builds", json={"commit": " "})
+    assert empty.status_code == 422, empty.text
+    assert empty.json()["details"][0]["path"] == "/commit"
     assert short.exit_code == 0, short.output
     assert "triggered greeting #1" in short.stdout
     assert build_of(server, "greeting", 1)["trigger"]["commit"] == head

@@ -162,6 +162,10 @@ async def trigger_build(request: Request, name: str, body: TriggerIn) -> BuildDe
     with context.store.transaction() as tx:
         repository = _pipeline(tx, name).repository
     commit = body.commit
+    if commit is not None and not commit.strip():
+        raise Invalid(
+            [Violation("/commit", "must be a commit id (or left out: the branch's head)")]
+        )
     if commit is not None:
         commit = await resolve_commit(repository, commit) or commit
     trigger = Trigger(
