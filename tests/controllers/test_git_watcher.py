@@ -294,6 +294,23 @@ def test_a_polling_error_says_what_git_said(scene: Scene) -> None:
     assert "nowhere' does not appear to be a git repository" in error["message"]
 
 
+def test_a_missing_branch_is_a_polling_error(scene: Scene) -> None:
+    scene.register("service", poll_seconds=5)
+    with scene.store.transaction() as tx:
+        pipeline = tx.get_pipeline("service")
+        assert pipeline is not None
+        tx.put_pipeline(replace(pipeline, branch="release"))
+
+    async def scenario() -> None:
+        async with running(scene.watcher()):
+            await eventually(lambda: scene.polling_error() is not None)
+
+    asyncio.run(scenario())
+    error = scene.polling_error()
+    assert isinstance(error, dict)
+    assert error["message"] == "the repository has no branch 'release' (yet)"
+
+
 def test_a_commit_requested_by_a_webhook_is_not_requested_again(scene: Scene) -> None:
     pipeline = scene.register("service")
     with scene.store.transaction() as tx:

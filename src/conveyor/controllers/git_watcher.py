@@ -164,8 +164,10 @@ class GitWatcher:
         """Request builds of the commits on the pipeline's branch since the last seen one;
         the builds queued (commits already built or queued are left out)."""
         head = await branch_head(pipeline.repository, pipeline.branch)
+        if head is None:
+            raise GitError(f"the repository has no branch {pipeline.branch!r} (yet)")
         seen = self._seen_commit(pipeline)
-        if head is None or head == seen:
+        if head == seen:
             return []
         if seen is None:
             self._start_watching(pipeline, head)
