@@ -228,6 +228,22 @@ def test_only_the_newest_commits_are_requested_after_a_long_absence(scene: Scene
     assert scene.requested() == made[-MAX_COMMITS:]
 
 
+def test_commits_after_a_build_asked_for_before_the_first_poll_are_built(scene: Scene) -> None:
+    pipeline = scene.register("service", poll_seconds=60)
+    first = scene.head()
+    with scene.store.transaction() as tx:
+        manual = Trigger(kind=TriggerKind.MANUAL, by="ada")
+        build = request_build(tx, pipeline, trigger=manual, now=datetime.now(UTC))
+        assert build is not None
+        tx.put_build(replace(build, commit=first))
+    pushed = [scene.commit(f"pushed {n}") for n in range(2)]
+
+    asyncio.run(scene.watcher().check(pipeline))
+
+    assert scene.built() == [first, *pushed]
+    assert scene.seen() == pushed[-1]
+
+
 def test_a_pipeline_without_polling_is_never_checked_not_even_after_a_restart(
     scene: Scene,
 ) -> None:

@@ -29,7 +29,7 @@ from conveyor.api.pipeline_models import (
     pipeline_out,
     polling_error,
 )
-from conveyor.api.repositories import check_repository, resolve_commit
+from conveyor.api.repositories import check_repository, local_branch_head, resolve_commit
 from conveyor.api.responses import FastJSONResponse
 from conveyor.domain.build_reports import (
     KillBuild,
@@ -56,7 +56,7 @@ from conveyor.domain.clock import format_timestamp
 from conveyor.domain.errors import Conflict, Invalid, NotFound, Violation
 from conveyor.domain.manual_triggers import resolve_parameters
 from conveyor.domain.pipelines import PipelineDefinition, check_pipeline
-from conveyor.domain.webhooks import polling_error_key, seen_commits_prefix
+from conveyor.domain.webhooks import polling_error_key, seen_commit_key, seen_commits_prefix
 from conveyor.store import Transaction
 
 router = APIRouter(prefix="/api/pipelines", tags=["pipelines"])
@@ -103,10 +103,14 @@ async def register_pipeline(request: Request, body: PipelineIn) -> PipelineOut:
     context = context_of(request)
     pipeline = check_pipeline(body.definition(context.clock.now()))
     check_repository(pipeline.repository)
+    # watching starts here: the first poll builds only what is pushed after this
+    head = await local_branch_head(pipeline.repository, pipeline.branch)
     with context.store.transaction() as tx:
         if tx.get_pipeline(pipeline.name) is not None:
             raise Conflict(f"Pipeline '{pipeline.name}' already exists; PUT changes it")
         tx.put_pipeline(pipeline)
+        if head is not None:
+            tx.put_value(seen_commit_key(pipeline.name, pipeline.branch), head)
     context.control.wake()
     return pipeline_out(pipeline, None)
 

@@ -1,7 +1,8 @@
 """What the server can tell about a pipeline's repository when it is on this machine (a path or
-a `file://` URL): that it exists and is a git repository (when a pipeline is registered), and
-that a commit asked for is in it (when a build is triggered). A remote repository is not
-contacted here: its problems show as the pipeline's polling error or the build's failure.
+a `file://` URL): that it exists and is a git repository and where its branch is (when a
+pipeline is registered), and that a commit asked for is in it (when a build is triggered). A
+remote repository is not contacted here: its problems show as the pipeline's polling error or
+the build's failure.
 """
 
 from __future__ import annotations
@@ -66,6 +67,16 @@ async def resolve_commit(repository: str, commit: str) -> str | None:
     if found == "":
         raise Invalid([Violation("/commit", f"{repository} has no commit {commit}")])
     return found
+
+
+async def local_branch_head(repository: str, branch: str) -> str | None:
+    """The commit `branch` points to in a local repository; None for a remote repository, a
+    branch it does not have, or no answer in time."""
+    directory = local_path(repository)
+    git_dir = None if directory is None else _git_dir(directory)
+    if git_dir is None or branch.startswith("-"):
+        return None
+    return await _rev_parse(git_dir, f"refs/heads/{branch}^{{commit}}") or None
 
 
 async def _rev_parse(git_dir: Path, revision: str) -> str | None:

@@ -4,8 +4,10 @@ arrives and the catch-up after a restart.
 A pipeline with polling on is checked when the watcher starts (or the pipeline is added) and
 then every `poll_seconds`; a pipeline with polling off (`poll_seconds` None) is never checked:
 only webhooks and people start its builds. A check asks the repository for the branch's head
-(`git ls-remote`). The first check of a pipeline that has seen no commit yet only records the
-head as seen: registering a pipeline builds nothing, the commits pushed after it are built. Later,
+(`git ls-remote`). Registering a pipeline builds nothing: the API records a local repository's
+head as seen when the pipeline is added; otherwise the first check of a pipeline that has seen
+no commit yet records the head — or, when the pipeline already has a build (asked for by hand
+before that check), takes the newest build's commit as the last seen. Later,
 when the head differs from the last commit seen for the pipeline's branch (the store value
 `seen_commit_key`, shared with the webhook route), it fetches the branch into a bare mirror under
 `<data_dir>/git-mirrors/` and requests a build of each commit since the seen one, oldest first, at
@@ -161,20 +163,21 @@ class GitWatcher:
                 tx.put_value(key, {"at": format_timestamp(self._clock.now()), "message": message})
 
     async def check(self, pipeline: PipelineDefinition) -> list[Build]:
-        """Request builds of the commits on the pipeline's branch since the last seen one;
-        the builds queued (commits already built or queued are left out)."""
+        """Request builds of the commits on the pipeline's branch since the last seen one
+        (before the first poll: since the newest build's, if any; else the head is only
+        recorded); the builds queued (commits already built or queued are left out)."""
         head = await branch_head(pipeline.repository, pipeline.branch)
         if head is None:
             raise GitError(f"the repository has no branch {pipeline.branch!r} (yet)")
         seen = self._seen_commit(pipeline)
-        if head == seen:
-            return []
-        if seen is None:
-            self._start_watching(pipeline, head)
+        since = seen or self._last_built_commit(pipeline)
+        if since is None or head == since:
+            if seen is None:
+                self._start_watching(pipeline, head)
             return []
         mirror = self._mirror_of(pipeline.repository)
         async with self._mirror_locks.setdefault(mirror, asyncio.Lock()):
-            commits = await new_commits(mirror, pipeline.repository, pipeline.branch, seen, head)
+            commits = await new_commits(mirror, pipeline.repository, pipeline.branch, since, head)
         builds = self._request_builds(pipeline, commits, seen=seen)
         if builds:
             self._wakeup.ring()
@@ -184,6 +187,13 @@ class GitWatcher:
         with self._store.transaction() as tx:
             seen = tx.get_value(seen_commit_key(pipeline.name, pipeline.branch))
         return seen if isinstance(seen, str) else None
+
+    def _last_built_commit(self, pipeline: PipelineDefinition) -> str | None:
+        """The commit of the pipeline's newest build that has one (a build asked for by hand
+        before the first poll: the commits after it are new)."""
+        with self._store.transaction() as tx:
+            builds = tx.list_builds(pipeline.name, limit=10)
+        return next((build.commit for build in builds if build.commit), None)
 
     def _start_watching(self, pipeline: PipelineDefinition, head: str) -> None:
         """Record `head` as the first commit seen (unless a webhook recorded one meanwhile)."""
