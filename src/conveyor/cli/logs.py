@@ -1,7 +1,7 @@
 """`conveyor logs APP`: what an app's tasks write to stdout and stderr, read once or followed live
 (`--follow`). Lines from stderr are marked `stderr`; each line is prefixed with a short task id
-unless one task was named (`--task`). An app with no running task shows its most recently ended one, so a
-crashing app's last words can be read by the app's name."""
+unless one task was named (`--task`). An app with no running task shows its most recently ended
+one, so a crashing app's last words can be read by the app's name."""
 
 from __future__ import annotations
 
