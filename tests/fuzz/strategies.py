@@ -1,0 +1,532 @@
+"""Hypothesis strategies for what clients send Conveyor: valid-looking Marathon app definitions
+and groups, git push deliveries, pipeline registrations and query strings, each mixed with
+hostile mutations (wrong types, huge and non-finite numbers, unicode and control characters,
+lone surrogates and duplicate keys written into the raw text, unknown fields, deep nesting).
+
+A definition the server may accept can start tasks, so `made_harmless` is applied to every app
+before it is sent: unless it asks for exactly zero instances, its command is `sleep 600`, it
+fetches nothing, runs no container and no command health check, and asks for one instance.
+"""
+
+from __future__ import annotations
+
+import string
+from typing import Any
+
+from hypothesis import strategies as st
+
+from tests.fuzz.json_text import Pairs, Raw, json_bytes
+
+HARMLESS_CMD = "sleep 600"
+SEED_APP_IDS = ("/fuzz/seed/web", "/fuzz/seed/db")
+SEED_PIPELINE_REPOSITORY = "/nonexistent/fuzz-seed.git"
+
+# --- scalars --------------------------------------------------------------------------------
+
+segments = st.from_regex(r"[a-z0-9]([a-z0-9-]{0,8}[a-z0-9])?", fullmatch=True)
+"""One segment of an app id, as Marathon's pattern allows it (short)."""
+
+app_ids = st.lists(segments, min_size=1, max_size=3).map(lambda parts: "/fuzz/f/" + "/".join(parts))
+
+printable = st.text(st.characters(codec="utf-8"), max_size=24)
+"""Any Unicode text but lone surrogates (those are written into the raw JSON instead)."""
+
+control_text = st.text(st.characters(max_codepoint=0x1F), min_size=1, max_size=4)
+long_text = st.integers(1_000, 200_000).map(lambda n: "x" * n)
+
+RAW_NUMBERS = [
+    "NaN",
+    "Infinity",
+    "-Infinity",
+    "1e400",
+    "-1e400",
+    "1E+30",
+    "-0",
+    "0.1e-400",
+    "123456789012345678901234567890",
+    "-9223372036854775809",
+    "18446744073709551616",
+]
+"""Number tokens that JSON allows, or that Python's reader allows though JSON does not."""
+
+RAW_STRINGS = [
+    r'"\ud800"',
+    r'"\udfff"',
+    r'"a\ud83db"',
+    r'"\udc80\ud800"',
+    r'"\u0000"',
+    r'"tab\there"',
+]
+"""String tokens: lone surrogate escapes, an escaped NUL."""
+
+RAW_BROKEN = [
+    '"\x01"',
+    '"a\nb"',
+    "01",
+    "+1",
+    ".5",
+    "1.",
+    "0x10",
+    "tru",
+    "[1,]",
+    '{"a" 1}',
+    '"\\x41"',
+]
+"""Tokens that are not JSON at all: raw control characters in a string, bad numbers, syntax."""
+
+raw_tokens = st.sampled_from([*RAW_NUMBERS, *RAW_STRINGS, *RAW_BROKEN]).map(Raw)
+
+huge_numbers = st.sampled_from(
+    [2**31, 2**31 - 1, -(2**31) - 1, 2**53 + 1, 2**63, 2**64, 10**30, 10**100, 1e30, 1e308, -1e308]
+)
+wrong_types = st.sampled_from([None, True, False, "", "NaN", "1", "1e30", [], {}, [1], {"a": 1}])
+
+
+def nested_values(depth: int) -> Any:
+    """Lists inside lists, `depth` levels deep."""
+    value: Any = []
+    for _ in range(depth - 1):
+        value = [value]
+    return value
+
+
+deep_values = st.integers(2, 40).map(nested_values)
+"""Within the JSON depth limit (32) and a little beyond it."""
+
+hostile_scalars = st.one_of(
+    huge_numbers,
+    wrong_types,
+    raw_tokens,
+    control_text,
+    printable,
+    long_text,
+    st.integers(),
+    st.floats(allow_nan=False, allow_infinity=False),
+)
+hostile_values = st.one_of(hostile_scalars, deep_values, st.lists(hostile_scalars, max_size=3))
+
+# --- app definitions ------------------------------------------------------------------------
+
+env_names = st.from_regex(r"[A-Z_][A-Z0-9_]{0,12}", fullmatch=True)
+label_keys = st.from_regex(r"[a-z][a-z0-9_.-]{0,12}", fullmatch=True)
+hostile_keys = st.one_of(
+    st.sampled_from(["", "A=B", "=", "A\x00B", "\x00", " ", "\u00e9t\u00e9", "\U0001f600"]),
+    st.integers(256, 5_000).map(lambda n: "K" * n),
+    printable,
+    st.sampled_from([r'"\ud800"', r'"K\udfff"']).map(Raw),
+)
+
+health_checks = st.fixed_dictionaries(
+    {"protocol": st.sampled_from(["HTTP", "TCP", "MESOS_HTTP", "MESOS_TCP"])},
+    optional={
+        "path": st.sampled_from(["/", "/health", "/ping?x=1"]),
+        "portIndex": st.integers(0, 1),
+        "gracePeriodSeconds": st.integers(0, 300),
+        "intervalSeconds": st.integers(1, 60),
+        "timeoutSeconds": st.integers(1, 20),
+        "maxConsecutiveFailures": st.integers(0, 5),
+        "delaySeconds": st.integers(0, 15),
+        "ignoreHttp1xx": st.booleans(),
+    },
+)
+constraints = st.one_of(
+    st.tuples(st.sampled_from(["hostname", "rack"]), st.just("UNIQUE")).map(list),
+    st.tuples(
+        st.sampled_from(["hostname", "rack"]),
+        st.sampled_from(["CLUSTER", "LIKE", "UNLIKE", "GROUP_BY", "MAX_PER", "IS"]),
+        st.sampled_from(["a", "1", "r[0-9]+", "(((", "2"]),
+    ).map(list),
+)
+port_definitions = st.fixed_dictionaries(
+    {"port": st.integers(0, 0)},
+    optional={
+        "protocol": st.sampled_from(["tcp", "udp", "udp,tcp"]),
+        "name": st.from_regex(r"[a-z][a-z0-9-]{0,8}", fullmatch=True),
+        "labels": st.dictionaries(label_keys, st.text(max_size=8), max_size=2),
+    },
+)
+upgrade_strategies = st.fixed_dictionaries(
+    {},
+    optional={
+        "minimumHealthCapacity": st.floats(0, 1),
+        "maximumOverCapacity": st.floats(0, 1),
+    },
+)
+containers = st.fixed_dictionaries(
+    {
+        "type": st.sampled_from(["DOCKER", "MESOS"]),
+        "docker": st.fixed_dictionaries({"image": st.sampled_from(["busybox", "alpine:3"])}),
+    }
+)
+
+APP_FIELDS: dict[str, st.SearchStrategy[Any]] = {
+    "args": st.lists(printable, min_size=1, max_size=3),
+    "user": st.sampled_from(["nobody", "root", ""]),
+    "cpus": st.floats(0.01, 4),
+    "mem": st.integers(1, 512),
+    "disk": st.integers(0, 1024),
+    "gpus": st.integers(0, 0),
+    "env": st.dictionaries(env_names, printable, max_size=4),
+    "labels": st.dictionaries(label_keys, printable, max_size=4),
+    "healthChecks": st.lists(health_checks, max_size=2),
+    "constraints": st.lists(constraints, max_size=2),
+    "portDefinitions": st.lists(port_definitions, max_size=2),
+    "ports": st.lists(st.integers(0, 0), max_size=2),
+    "requirePorts": st.booleans(),
+    "upgradeStrategy": upgrade_strategies,
+    "backoffSeconds": st.integers(0, 3600),
+    "backoffFactor": st.floats(1, 5),
+    "maxLaunchDelaySeconds": st.integers(0, 3600),
+    "taskKillGracePeriodSeconds": st.integers(0, 30),
+    "killSelection": st.sampled_from(["YOUNGEST_FIRST", "OLDEST_FIRST"]),
+    "dependencies": st.lists(app_ids, max_size=2),
+    "container": containers,
+    "uris": st.lists(st.sampled_from(["file:///nonexistent/a.tgz"]), max_size=1),
+    "version": st.sampled_from(["2026-01-01T00:00:00.000Z", "not a time"]),
+    "unknownField": hostile_values,
+}
+"""Every field of a Marathon app definition a client sends, with values a client would send."""
+
+
+@st.composite
+def app_definitions(draw: st.DrawFn) -> dict[str, Any]:
+    """A valid-looking app: id, command and zero instances, plus some of the other fields."""
+    document: dict[str, Any] = {
+        "id": draw(app_ids),
+        "cmd": HARMLESS_CMD,
+        "instances": draw(st.sampled_from([0, 0, 0, 1])),
+    }
+    chosen = draw(st.lists(st.sampled_from(sorted(APP_FIELDS)), max_size=5, unique=True))
+    for name in chosen:
+        document[name] = draw(APP_FIELDS[name])
+    return document
+
+
+HOSTILE_IDS = st.one_of(
+    st.sampled_from(
+        ["", "/", "//", "/..", "/fuzz/../..", "/fuzz/UPPER", "/fuzz/under_score", "/fuzz/-a"]
+    ),
+    st.sampled_from(["/fuzz/restart", "/fuzz/tasks", "/fuzz/a.b.c", "/fuzz/./x", "relative/id"]),
+    st.integers(17, 3000).map(lambda n: "/fuzz" + "/s" * n),
+    st.integers(64, 6000).map(lambda n: "/fuzz/" + "a" * n),
+    printable.map(lambda text: "/fuzz/" + text),
+)
+
+
+@st.composite
+def hostile_app_mutations(draw: st.DrawFn, document: dict[str, Any]) -> Any:
+    """`document` with one to three hostile changes (or, rarely, something else entirely)."""
+    if draw(st.integers(0, 19)) == 0:
+        return draw(hostile_values)
+    mutated: dict[str, Any] = dict(document)
+    for _ in range(draw(st.integers(1, 3))):
+        kind = draw(st.sampled_from(MUTATIONS))
+        mutated = kind(draw, mutated)
+    return mutated
+
+
+def _field_value(draw: st.DrawFn, document: dict[str, Any]) -> dict[str, Any]:
+    name = draw(st.sampled_from(["id", "cmd", "instances", *sorted(APP_FIELDS)]))
+    return {**document, name: draw(hostile_values)}
+
+
+def _hostile_id(draw: st.DrawFn, document: dict[str, Any]) -> dict[str, Any]:
+    return {**document, "id": draw(HOSTILE_IDS)}
+
+
+def _map_entry(draw: st.DrawFn, document: dict[str, Any]) -> dict[str, Any]:
+    """A hostile key or value in env or labels."""
+    field = draw(st.sampled_from(["env", "labels"]))
+    entries = dict(document.get(field) or {}) if isinstance(document.get(field), dict) else {}
+    key = draw(st.one_of(env_names, hostile_keys))
+    value = draw(st.one_of(printable, hostile_scalars))
+    if isinstance(key, Raw):
+        return {**document, field: Pairs(((key, value), *entries.items()))}
+    entries[key] = value
+    return {**document, field: entries}
+
+
+def _nested_field(draw: st.DrawFn, document: dict[str, Any]) -> dict[str, Any]:
+    """A hostile value one level inside a structured field."""
+    field = draw(st.sampled_from(["healthChecks", "portDefinitions", "upgradeStrategy"]))
+    key = draw(
+        st.sampled_from(
+            ["protocol", "path", "port", "portIndex", "intervalSeconds", "minimumHealthCapacity"]
+        )
+    )
+    inner = {key: draw(hostile_values)}
+    return {**document, field: inner if field == "upgradeStrategy" else [inner]}
+
+
+def _many(draw: st.DrawFn, document: dict[str, Any]) -> dict[str, Any]:
+    """A long list or map where a short one is expected (within the request size limit)."""
+    field = draw(
+        st.sampled_from(
+            ["args", "env", "labels", "healthChecks", "constraints", "portDefinitions", "uris"]
+        )
+    )
+    count = draw(st.sampled_from([15, 16, 17, 33, 65, 129, 257, 513, 1500]))
+    items: dict[str, Any] = {
+        "args": ["a"] * count,
+        "env": {f"V{i}": "v" for i in range(count)},
+        "labels": {f"l{i}": "v" for i in range(count)},
+        "healthChecks": [{"protocol": "TCP"}] * count,
+        "constraints": [["hostname", "UNIQUE"]] * count,
+        "portDefinitions": [{"port": 0}] * count,
+        "uris": ["file:///nonexistent/a"] * count,
+    }
+    return {**document, field: items[field]}
+
+
+def _unknown_field(draw: st.DrawFn, document: dict[str, Any]) -> dict[str, Any]:
+    name = draw(st.one_of(st.sampled_from(["tasks", "deployments", "__proto__", "Id"]), printable))
+    return {**document, name: draw(hostile_values)}
+
+
+def _missing(draw: st.DrawFn, document: dict[str, Any]) -> dict[str, Any]:
+    name = draw(st.sampled_from(["id", "cmd"]))
+    return {key: value for key, value in document.items() if key != name}
+
+
+def _duplicate_key(draw: st.DrawFn, document: dict[str, Any]) -> Pairs:
+    """One of the document's keys written twice, both times with a harmless value."""
+    name = draw(st.sampled_from(sorted(document) or ["id"]))
+    value = document.get(name)
+    return Pairs(((name, value), *document.items()))
+
+
+MUTATIONS = (
+    _field_value,
+    _hostile_id,
+    _map_entry,
+    _nested_field,
+    _many,
+    _unknown_field,
+    _missing,
+)
+
+
+@st.composite
+def fuzzed_apps(draw: st.DrawFn) -> Any:
+    """Mostly hostile app definitions; sometimes a valid one, sometimes one with a key twice."""
+    document = draw(app_definitions())
+    choice = draw(st.integers(0, 9))
+    if choice == 0:
+        return made_harmless(document)
+    if choice == 1:
+        return _duplicate_key(draw, made_harmless(document))
+    return made_harmless(draw(hostile_app_mutations(document)))
+
+
+def made_harmless(document: Any) -> Any:
+    """An app definition that may start at most one `sleep 600` and fetch nothing, unless it
+    asks for exactly zero instances (see the module's docstring)."""
+    if not isinstance(document, dict):
+        return document
+    instances = document.get("instances")
+    if type(instances) is int and instances == 0:
+        return document
+    safe = {
+        key: value
+        for key, value in document.items()
+        if key not in ("args", "container", "uris", "fetch", "healthChecks")
+    }
+    safe["cmd"] = HARMLESS_CMD
+    if isinstance(instances, int | float) and not isinstance(instances, bool):
+        refused = instances < 0 or instances >= 2**31 or instances != int(instances)
+        safe["instances"] = instances if refused else 1
+    return safe
+
+
+# --- groups ---------------------------------------------------------------------------------
+
+
+@st.composite
+def fuzzed_groups(draw: st.DrawFn, depth: int = 0) -> Any:
+    """A group body: apps (relative or absolute ids), nested groups, dependencies, scaleBy."""
+    group: dict[str, Any] = {"id": draw(st.one_of(segments, HOSTILE_IDS, hostile_scalars))}
+    if draw(st.booleans()):
+        apps = draw(st.lists(fuzzed_apps(), max_size=2))
+        group["apps"] = [_relative(app) for app in apps]
+    if depth < 3 and draw(st.booleans()):
+        group["groups"] = draw(st.lists(fuzzed_groups(depth + 1), max_size=2))
+    if draw(st.booleans()):
+        group["dependencies"] = draw(st.lists(st.one_of(app_ids, hostile_scalars), max_size=2))
+    if depth == 0 and draw(st.integers(0, 4)) == 0:
+        group["scaleBy"] = draw(st.one_of(huge_numbers, wrong_types, raw_tokens, st.floats()))
+    if draw(st.integers(0, 5)) == 0:
+        group[draw(st.sampled_from(["apps", "groups"]))] = draw(hostile_values)
+    return group
+
+
+def _relative(app: Any) -> Any:
+    if isinstance(app, dict) and isinstance(app.get("id"), str):
+        return {**app, "id": app["id"].rsplit("/", 1)[-1] or app["id"]}
+    return app
+
+
+# --- git push deliveries --------------------------------------------------------------------
+
+shas = st.one_of(
+    st.text("0123456789abcdef", min_size=40, max_size=40),
+    st.just("0" * 40),
+    st.text("0123456789abcdefABCDEF", min_size=4, max_size=64),
+    hostile_scalars,
+)
+refs = st.one_of(
+    st.sampled_from(["refs/heads/main", "refs/tags/v1", "refs/heads/", "main", "refs/heads/../x"]),
+    printable.map(lambda text: "refs/heads/" + text),
+    hostile_scalars,
+)
+repository_urls = st.one_of(
+    st.sampled_from(
+        [
+            SEED_PIPELINE_REPOSITORY,
+            "file://" + SEED_PIPELINE_REPOSITORY,
+            "/nonexistent/other.git",
+            "https://git.invalid/fuzz/seed.git",
+            "git@git.invalid:fuzz/seed.git",
+            "ssh://git@git.invalid:22/fuzz/seed",
+            "//",
+            "",
+        ]
+    ),
+    printable,
+    hostile_scalars,
+)
+
+
+@st.composite
+def push_deliveries(draw: st.DrawFn) -> tuple[dict[str, str], Any]:
+    """Headers and body of a delivery in GitHub's, Gitea's, GitLab's or the generic shape,
+    with hostile values; never signed with the seed pipeline's secret."""
+    provider = draw(st.sampled_from(["github", "gitea", "gitlab", "generic"]))
+    url = draw(repository_urls)
+    body: dict[str, Any] = {"ref": draw(refs), "after": draw(shas), "before": draw(shas)}
+    headers: dict[str, str] = {}
+    if provider in ("github", "gitea"):
+        event = draw(st.sampled_from(["push", "push", "ping", "issues"]))
+        headers["x-github-event"] = event
+        if provider == "gitea":
+            headers["x-gitea-event"] = event
+        body["repository"] = draw(
+            st.one_of(st.fixed_dictionaries({"clone_url": st.just(url)}), hostile_values)
+        )
+        body["pusher"] = draw(st.one_of(st.fixed_dictionaries({"name": printable}), wrong_types))
+    elif provider == "gitlab":
+        headers["x-gitlab-event"] = draw(st.sampled_from(["Push Hook", "System Hook", "Tag"]))
+        body["object_kind"] = draw(st.sampled_from(["push", "tag_push", None]))
+        body["project"] = draw(
+            st.one_of(st.fixed_dictionaries({"git_http_url": st.just(url)}), hostile_values)
+        )
+    else:
+        body["repository"] = url
+    signature = draw(st.sampled_from(["", "sha256=", "sha256=00", "sha1=zz", "x" * 300]))
+    if signature:
+        headers["x-hub-signature-256"] = signature
+    if draw(st.integers(0, 3)) == 0:
+        body = draw(hostile_app_mutations(body))
+    return headers, body
+
+
+# --- pipelines ------------------------------------------------------------------------------
+
+pipeline_names = st.one_of(
+    st.from_regex(r"[a-z][a-z0-9-]{0,20}", fullmatch=True).map(lambda n: "fz-" + n),
+    st.sampled_from(["", "-", "UPPER", "a" * 64, "fuzz-seed", "a/b", "..", "a\x00"]),
+    printable,
+)
+PIPELINE_FIELDS: dict[str, st.SearchStrategy[Any]] = {
+    "branch": st.sampled_from(["main", "refs/heads/main", "", "  ", "-x", "a..b"]),
+    "file": st.sampled_from(["pipeline.py", "/etc/passwd", "../x.py", "a/../../b.py", ""]),
+    "secret": st.one_of(st.none(), printable),
+    "pollSeconds": st.one_of(st.none(), st.integers(-5, 5), huge_numbers),
+    "maxConcurrentBuilds": st.one_of(st.integers(-2, 3), huge_numbers),
+    "buildTimeoutSeconds": st.one_of(st.none(), st.integers(-2, 3), huge_numbers),
+    "retention": st.fixed_dictionaries(
+        {},
+        optional={
+            "keepBuilds": st.one_of(st.none(), st.integers(-2, 3), huge_numbers),
+            "keepDays": st.one_of(st.none(), st.integers(-2, 3), huge_numbers),
+        },
+    ),
+}
+
+
+@st.composite
+def pipeline_bodies(draw: st.DrawFn) -> Any:
+    """A pipeline registration: never one the git watcher polls (pollSeconds null) unless its
+    repository does not exist."""
+    body: dict[str, Any] = {
+        "name": draw(pipeline_names),
+        "repository": draw(st.sampled_from(["/nonexistent/fz.git", "", " ", "-u", "ext::x"])),
+        "pollSeconds": None,
+    }
+    for name in draw(st.lists(st.sampled_from(sorted(PIPELINE_FIELDS)), max_size=4, unique=True)):
+        body[name] = draw(PIPELINE_FIELDS[name])
+    if draw(st.integers(0, 2)) == 0:
+        return draw(hostile_app_mutations(body))
+    return body
+
+
+# --- query strings and path parts -----------------------------------------------------------
+
+query_values = st.one_of(
+    printable,
+    st.sampled_from(
+        [
+            "",
+            "apps.tasks",
+            "apps.counts,apps.deployments,apps.lastTaskFailure",
+            "group.apps.tasks",
+            "team==fuzz",
+            "team!=x,!missing",
+            "team in (fuzz, other)",
+            "team notin ()",
+            "(((",
+            "a==",
+            "\\",
+            "a in (b",
+            "running",
+            "staging",
+            "-1",
+            "0",
+            "9223372036854775808",
+            "1e30",
+            "NaN",
+        ]
+    ),
+    st.integers(2_000, 20_000).map(lambda n: "a" * n),
+)
+raw_query_values = st.binary(max_size=12).map(lambda data: "".join(f"%{b:02x}" for b in data))
+path_parts = st.one_of(
+    segments,
+    st.sampled_from(["..", ".", "%2e%2e", "%2F", "a%00b", "%ff", "x" * 5000, "fuzz/seed/web"]),
+    st.text(string.ascii_letters + string.digits + "-._~", min_size=1, max_size=40),
+    raw_query_values.filter(bool),
+)
+
+
+# --- bodies ---------------------------------------------------------------------------------
+
+
+@st.composite
+def bodies(draw: st.DrawFn, documents: st.SearchStrategy[Any]) -> bytes:
+    """A document as the bytes of a request body: JSON text (ASCII or not), now and then
+    broken on the way (cut short, a byte order mark, UTF-16, a byte that is not UTF-8)."""
+    text = json_bytes(draw(documents), ensure_ascii=draw(st.booleans()))
+    damage = draw(st.integers(0, 15))
+    if damage == 0:
+        return text[: draw(st.integers(0, max(len(text) - 1, 0)))]
+    if damage == 1:
+        return b"\xef\xbb\xbf" + text
+    if damage == 2:
+        return text.decode("utf-8", "surrogatepass").encode("utf-16", "surrogatepass")
+    if damage == 3:
+        cut = draw(st.integers(0, len(text)))
+        return (
+            text[:cut]
+            + draw(st.sampled_from([b"\xff", b"\xc3", b"\xed\xa0\x80", b"\x00"]))
+            + text[cut:]
+        )
+    return text
