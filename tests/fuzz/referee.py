@@ -13,7 +13,7 @@ its seed (apps, groups and pipelines the fixture made) so the next case starts f
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -101,7 +101,6 @@ class Referee:
     server: ServerProcess
     client: httpx.Client
     baseline: StoredState | None = None
-    cases: int = field(default=0)
 
     def before(self) -> StoredState:
         if self.baseline is None:
@@ -129,7 +128,6 @@ class Referee:
 
     def judge(self, response: httpx.Response) -> None:
         request = response.request
-        self.cases += 1
         described = f"{request.method} {_shown(str(request.url))}"
         assert response.status_code < 500, (
             f"{described} answered {response.status_code}: {response.text[:2000]}\n"

@@ -21,6 +21,12 @@ HARMLESS_CMD = "sleep 600"
 SEED_APP_IDS = ("/fuzz/seed/web", "/fuzz/seed/db")
 SEED_PIPELINE_REPOSITORY = "/nonexistent/fuzz-seed.git"
 
+
+def one_in(draw: st.DrawFn, odds: int) -> bool:
+    """True once in `odds` draws (hypothesis favours 0 in `integers(0, n)`; this does not)."""
+    return draw(st.sampled_from([False] * (odds - 1) + [True]))
+
+
 # --- scalars --------------------------------------------------------------------------------
 
 segments = st.from_regex(r"[a-z0-9]([a-z0-9-]{0,8}[a-z0-9])?", fullmatch=True)
@@ -216,7 +222,7 @@ HOSTILE_IDS = st.one_of(
 @st.composite
 def hostile_app_mutations(draw: st.DrawFn, document: dict[str, Any]) -> Any:
     """`document` with one to three hostile changes (or, rarely, something else entirely)."""
-    if draw(st.integers(0, 19)) == 0:
+    if one_in(draw, 16):
         return draw(hostile_values)
     mutated: dict[str, Any] = dict(document)
     for _ in range(draw(st.integers(1, 3))):
@@ -310,10 +316,10 @@ MUTATIONS = (
 def fuzzed_apps(draw: st.DrawFn) -> Any:
     """Mostly hostile app definitions; sometimes a valid one, sometimes one with a key twice."""
     document = draw(app_definitions())
-    choice = draw(st.integers(0, 9))
-    if choice == 0:
+    choice = draw(st.sampled_from(["hostile"] * 6 + ["valid", "valid", "duplicate"]))
+    if choice == "valid":
         return made_harmless(document)
-    if choice == 1:
+    if choice == "duplicate":
         return _duplicate_key(draw, made_harmless(document))
     return made_harmless(draw(hostile_app_mutations(document)))
 
@@ -338,31 +344,51 @@ def made_harmless(document: Any) -> Any:
     return safe
 
 
+valid_apps = app_definitions().map(made_harmless)
+
+
 # --- groups ---------------------------------------------------------------------------------
-
-
-@st.composite
-def fuzzed_groups(draw: st.DrawFn, depth: int = 0) -> Any:
-    """A group body: apps (relative or absolute ids), nested groups, dependencies, scaleBy."""
-    group: dict[str, Any] = {"id": draw(st.one_of(segments, HOSTILE_IDS, hostile_scalars))}
-    if draw(st.booleans()):
-        apps = draw(st.lists(fuzzed_apps(), max_size=2))
-        group["apps"] = [_relative(app) for app in apps]
-    if depth < 3 and draw(st.booleans()):
-        group["groups"] = draw(st.lists(fuzzed_groups(depth + 1), max_size=2))
-    if draw(st.booleans()):
-        group["dependencies"] = draw(st.lists(st.one_of(app_ids, hostile_scalars), max_size=2))
-    if depth == 0 and draw(st.integers(0, 4)) == 0:
-        group["scaleBy"] = draw(st.one_of(huge_numbers, wrong_types, raw_tokens, st.floats()))
-    if draw(st.integers(0, 5)) == 0:
-        group[draw(st.sampled_from(["apps", "groups"]))] = draw(hostile_values)
-    return group
 
 
 def _relative(app: Any) -> Any:
     if isinstance(app, dict) and isinstance(app.get("id"), str):
         return {**app, "id": app["id"].rsplit("/", 1)[-1] or app["id"]}
     return app
+
+
+@st.composite
+def valid_groups(draw: st.DrawFn, depth: int = 0) -> dict[str, Any]:
+    """A group body a client would send: apps with relative ids, nested groups, dependencies."""
+    group: dict[str, Any] = {"id": draw(segments) if depth else "/fuzz/g/" + draw(segments)}
+    if draw(st.booleans()):
+        group["apps"] = [_relative(app) for app in draw(st.lists(valid_apps, max_size=2))]
+    if depth < 2 and draw(st.booleans()):
+        group["groups"] = draw(st.lists(valid_groups(depth + 1), max_size=2))
+    if draw(st.booleans()):
+        group["dependencies"] = draw(st.lists(st.sampled_from(["/fuzz/seed", "../x"]), max_size=2))
+    return group
+
+
+GROUP_MUTATIONS: dict[str, st.SearchStrategy[Any]] = {
+    "id": st.one_of(HOSTILE_IDS, hostile_scalars),
+    "apps": st.one_of(st.lists(fuzzed_apps().map(_relative), max_size=2), hostile_values),
+    "groups": st.one_of(st.lists(st.fixed_dictionaries({"id": HOSTILE_IDS}), max_size=2)),
+    "dependencies": st.one_of(st.lists(st.one_of(HOSTILE_IDS, hostile_scalars), max_size=2)),
+    "scaleBy": st.one_of(huge_numbers, wrong_types, raw_tokens, st.floats(), st.integers()),
+    "enforceRole": hostile_values,
+}
+
+
+@st.composite
+def fuzzed_groups(draw: st.DrawFn) -> Any:
+    """A valid-looking group body with one or two hostile fields (or none)."""
+    group: Any = draw(valid_groups())
+    for _ in range(draw(st.integers(0, 2))):
+        field = draw(st.sampled_from(sorted(GROUP_MUTATIONS)))
+        group = {**group, field: draw(GROUP_MUTATIONS[field])}
+    if one_in(draw, 16):
+        return draw(hostile_values)
+    return group
 
 
 # --- git push deliveries --------------------------------------------------------------------
@@ -424,7 +450,7 @@ def push_deliveries(draw: st.DrawFn) -> tuple[dict[str, str], Any]:
     signature = draw(st.sampled_from(["", "sha256=", "sha256=00", "sha1=zz", "x" * 300]))
     if signature:
         headers["x-hub-signature-256"] = signature
-    if draw(st.integers(0, 3)) == 0:
+    if one_in(draw, 4):
         body = draw(hostile_app_mutations(body))
     return headers, body
 
@@ -464,7 +490,7 @@ def pipeline_bodies(draw: st.DrawFn) -> Any:
     }
     for name in draw(st.lists(st.sampled_from(sorted(PIPELINE_FIELDS)), max_size=4, unique=True)):
         body[name] = draw(PIPELINE_FIELDS[name])
-    if draw(st.integers(0, 2)) == 0:
+    if one_in(draw, 3):
         return draw(hostile_app_mutations(body))
     return body
 
@@ -515,18 +541,15 @@ def bodies(draw: st.DrawFn, documents: st.SearchStrategy[Any]) -> bytes:
     """A document as the bytes of a request body: JSON text (ASCII or not), now and then
     broken on the way (cut short, a byte order mark, UTF-16, a byte that is not UTF-8)."""
     text = json_bytes(draw(documents), ensure_ascii=draw(st.booleans()))
-    damage = draw(st.integers(0, 15))
-    if damage == 0:
-        return text[: draw(st.integers(0, max(len(text) - 1, 0)))]
-    if damage == 1:
+    damage = draw(st.sampled_from(["none"] * 12 + ["cut", "bom", "utf-16", "bad byte"]))
+    if damage == "cut":
+        return text[: draw(st.integers(1, max(len(text) - 1, 1)))]
+    if damage == "bom":
         return b"\xef\xbb\xbf" + text
-    if damage == 2:
+    if damage == "utf-16":
         return text.decode("utf-8", "surrogatepass").encode("utf-16", "surrogatepass")
-    if damage == 3:
+    if damage == "bad byte":
         cut = draw(st.integers(0, len(text)))
-        return (
-            text[:cut]
-            + draw(st.sampled_from([b"\xff", b"\xc3", b"\xed\xa0\x80", b"\x00"]))
-            + text[cut:]
-        )
+        bad = draw(st.sampled_from([b"\xff", b"\xc3", b"\xed\xa0\x80", b"\x00"]))
+        return text[:cut] + bad + text[cut:]
     return text

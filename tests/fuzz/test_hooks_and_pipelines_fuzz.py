@@ -15,6 +15,7 @@ from tests.fuzz.referee import Referee
 from tests.fuzz.strategies import (
     bodies,
     hostile_values,
+    one_in,
     pipeline_bodies,
     pipeline_names,
     push_deliveries,
@@ -28,7 +29,7 @@ pytestmark = pytest.mark.slow
 def deliveries(draw: st.DrawFn) -> tuple[dict[str, str], bytes]:
     headers, document = draw(push_deliveries())
     body = draw(bodies(st.just(document)))
-    if draw(st.integers(0, 5)) == 0:
+    if one_in(draw, 6):
         headers["content-type"] = "application/x-www-form-urlencoded"
         body = b"payload=" + quote(body.decode("utf-8", "replace")).encode()
     return headers, body

@@ -20,6 +20,7 @@ from tests.fuzz.strategies import (
     fuzzed_groups,
     hostile_scalars,
     hostile_values,
+    one_in,
     path_parts,
     query_values,
     raw_query_values,
@@ -82,7 +83,15 @@ def test_fuzzed_scales_and_rollbacks_are_applied_or_refused_cleanly(
 
 
 @settings(FUZZ, max_examples=30)
-@given(body=bodies(st.one_of(st.lists(fuzzed_apps(), max_size=3), hostile_values)))
+@given(
+    body=bodies(
+        st.one_of(
+            st.lists(fuzzed_apps(), min_size=1, max_size=3),
+            st.lists(fuzzed_apps(), min_size=1, max_size=3),
+            hostile_values,
+        )
+    )
+)
 def test_fuzzed_app_arrays_are_deployed_or_refused_cleanly(referee: Referee, body: bytes) -> None:
     referee.send("PUT", "/v2/apps?force=true", content=body)
 
@@ -104,6 +113,7 @@ def test_fuzzed_groups_are_created_or_refused_cleanly(
 @given(
     body=bodies(
         st.one_of(
+            st.fixed_dictionaries({"ids": st.lists(st.text(max_size=60), max_size=5)}),
             st.fixed_dictionaries(
                 {"ids": st.lists(st.one_of(st.text(max_size=40), hostile_scalars), max_size=5)}
             ),
@@ -143,7 +153,7 @@ def listing_queries(draw: st.DrawFn) -> tuple[str, list[tuple[str, str]], str]:
     keys = st.one_of(known, known, st.text(max_size=8))
     params = draw(st.lists(st.tuples(keys, query_values), max_size=4))
     raw = ""
-    if draw(st.integers(0, 3)) == 0:
+    if one_in(draw, 4):
         raw = f"{draw(known)}={draw(raw_query_values)}"
     return path, params, raw
 
@@ -193,9 +203,9 @@ def test_fuzzed_ids_in_the_path_are_found_or_not(
 
 @settings(FUZZ, max_examples=30)
 @given(
-    stream=st.one_of(st.sampled_from(["stdout", "stderr"]), st.text(max_size=10)),
-    offset=st.one_of(st.integers(-(2**64), 2**70).map(str), query_values),
-    limit=st.one_of(st.integers(-(2**64), 2**70).map(str), query_values),
+    stream=st.sampled_from(["stdout", "stderr", "stdout", "stderr", "stdin", "../pid", ""]),
+    offset=st.one_of(st.integers(-(2**64), 2**70), st.integers(0, 100)).map(str),
+    limit=st.one_of(st.integers(-(2**64), 2**70), st.integers(0, 100), query_values).map(str),
 )
 def test_fuzzed_log_offsets_and_limits_of_a_live_task(
     referee: Referee, stream: str, offset: str, limit: str
