@@ -162,7 +162,9 @@ def assemble(settings: Settings, clock: Clock) -> Components:
         engine="local",
     )
     admission = AdmissionPolicy.of(
-        max_request_bytes=settings.max_request_bytes, allowed_origins=settings.allowed_origins
+        max_request_bytes=settings.max_request_bytes,
+        allowed_origins=settings.allowed_origins,
+        listen_host=host,
     )
     api = build_api(Context(store, EngineControl(wakeup, engine, builds), clock, info), admission)
     return Components(store, engine, api, [apps, health, builds, watcher, exits])

@@ -98,7 +98,9 @@ def test_reads_from_another_origin_are_answered_without_cors_headers(api: httpx.
 @pytest.fixture
 def strict_api(store: SqlStore) -> Iterator[httpx.Client]:
     policy = AdmissionPolicy.of(
-        max_request_bytes=2048, allowed_origins=["https://CI.example.org/", " "]
+        max_request_bytes=2048,
+        allowed_origins=["https://CI.example.org/", " "],
+        listen_host="127.0.0.1",
     )
     with serving(store, policy) as client:
         yield client
@@ -183,3 +185,24 @@ def test_a_github_form_encoded_push_is_read_not_refused(api: httpx.Client) -> No
     )
     assert response.status_code == 202, response.text
     assert response.json()["ignored"] == "ping"
+
+
+@pytest.mark.parametrize("host", ["evil.example", "evil.example:8080", "10.0.0.1", "[fe80::1]:80"])
+def test_a_loopback_server_refuses_requests_addressed_to_another_name(
+    strict_api: httpx.Client, host: str
+) -> None:
+    response = strict_api.get("/v2/apps", headers={"Host": host})
+    assert response.status_code == 403
+    assert "DNS rebinding" in response.json()["message"]
+    changed = strict_api.post("/v2/apps", content=APP, headers={**JSON, "Host": host})
+    assert changed.status_code == 403
+    assert stored_apps(strict_api) == []
+
+
+@pytest.mark.parametrize("host", ["localhost:8080", "127.0.0.1", "127.1.2.3:1", "[::1]:8080"])
+def test_a_loopback_server_answers_its_loopback_names(strict_api: httpx.Client, host: str) -> None:
+    assert strict_api.get("/v2/apps", headers={"Host": host}).status_code == 200
+
+
+def test_a_server_on_all_interfaces_answers_any_name(api: httpx.Client) -> None:
+    assert api.get("/v2/apps", headers={"Host": "conveyor.example.org"}).status_code == 200

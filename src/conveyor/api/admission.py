@@ -1,5 +1,10 @@
 """Which requests reach a handler at all: the edge's answer to cross-site and oversized input.
 
+A server that listens on a loopback address answers only requests addressed to a loopback name
+(`Host: localhost:8080`, `127.0.0.1:8080`): a web page whose own name was made to resolve to
+127.0.0.1 (DNS rebinding) would otherwise be the server's "own origin" and could read and
+change everything.
+
 A request that changes state (POST, PUT, PATCH, DELETE) is admitted only
 
 - from the server's own origin, a configured allowed origin, or a client that is not a browser
@@ -20,6 +25,7 @@ the request's state for `read_json`, so a `/v2` body is parsed once.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -45,11 +51,26 @@ class AdmissionPolicy:
     max_request_bytes: int = MAX_REQUEST_BYTES
     allowed_origins: frozenset[str] = field(default_factory=frozenset)
     """Origins (`https://ci.example.org`) besides the server's own that may change state."""
+    loopback_only: bool = False
+    """The server listens on a loopback address: every request must name a loopback host."""
 
     @staticmethod
-    def of(*, max_request_bytes: int, allowed_origins: Iterable[str]) -> AdmissionPolicy:
+    def of(
+        *, max_request_bytes: int, allowed_origins: Iterable[str], listen_host: str = ""
+    ) -> AdmissionPolicy:
         origins = frozenset(o.strip().rstrip("/").lower() for o in allowed_origins if o.strip())
-        return AdmissionPolicy(max_request_bytes, origins)
+        return AdmissionPolicy(max_request_bytes, origins, is_loopback(listen_host))
+
+
+def is_loopback(host: str) -> bool:
+    """`localhost`, `127.0.0.1` (any of 127/8) or `::1`, with or without brackets."""
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class _Refused(Exception):
@@ -65,10 +86,22 @@ class Admission:
         self.policy = policy
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in CHANGING_METHODS:
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
+        host = headers.get("host")
+        if self.policy.loopback_only and host is not None and not is_loopback(_hostname(host)):
+            message = (
+                f"Host {host!r} is not this server: it listens on a loopback "
+                "address and answers only requests addressed to one (a page cannot reach it by "
+                "another name, as DNS rebinding would)"
+            )
+            await _answer(send, 403, {"message": message})
+            return
+        if scope["method"] not in CHANGING_METHODS:
+            await self.app(scope, receive, send)
+            return
         try:
             self._check_origin(headers)
             is_json = self._check_content_type(scope["path"], headers)
@@ -143,6 +176,13 @@ class Admission:
             if not message.get("more_body", False):
                 break
         return b"".join(chunks)
+
+
+def _hostname(host: str) -> str:
+    """`127.0.0.1:8080` → `127.0.0.1`, `[::1]:8080` → `::1`."""
+    if host.startswith("["):
+        return host[1 : host.find("]")] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
 def is_json_media_type(content_type: str) -> bool:
