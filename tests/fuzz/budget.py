@@ -8,6 +8,8 @@ a case's time is the server's, measured by the one-second `/ping` after it, not 
 
 from __future__ import annotations
 
+import os
+
 from hypothesis import HealthCheck, Phase, settings
 
 FUZZ = settings(
@@ -24,5 +26,13 @@ FUZZ = settings(
         HealthCheck.large_base_example,
     ],
 )
-"""The settings of a fuzz test; a test that needs fewer or more examples says so beside it:
-`@settings(FUZZ, max_examples=20)`."""
+"""The settings every fuzz test shares; each says how many examples it gets with `examples`."""
+
+SCALE = float(os.environ.get("CONVEYOR_FUZZ_SCALE", "1"))
+"""Multiplies every test's examples: `CONVEYOR_FUZZ_SCALE=20 ./scripts/test tests/fuzz` fuzzes
+twenty times longer (other cases: derandomized examples depend on the count)."""
+
+
+def examples(count: int) -> settings:
+    """The fuzz settings with `count` examples (times `SCALE`)."""
+    return settings(FUZZ, max_examples=max(1, round(count * SCALE)))

@@ -138,7 +138,7 @@ class Referee:
             after = StoredState.read(self.client)
             assert after == self.before(), (
                 f"{described} was refused ({response.status_code}: {response.text[:500]}) "
-                "but what the server stores changed"
+                f"but what the server stores changed:\n{_difference(self.before(), after)}"
             )
         else:
             self.restore()
@@ -151,8 +151,11 @@ class Referee:
         assert response.status_code == 200, response.text
 
     def restore(self) -> None:
-        """Back to the seed: anything else the case created goes, seed apps are put back, and
-        no task is left running."""
+        """Back to the seed: the groups and apps the case created go, dependencies it gave
+        groups go, seed apps are put back (so no task but the seed's is left running)."""
+        self.baseline = None
+        self._remove_groups()
+        self._clear_group_dependencies(self.client.get("/v2/groups").json())
         apps = self.client.get("/v2/apps").json()["apps"]
         seeds = {app["id"]: app for app in SEED_APPS}
         for app in apps:
@@ -163,11 +166,12 @@ class Referee:
             if _differs(present.get(app_id), seed):
                 url = f"/v2/apps{app_id}?force=true&partialUpdate=false"
                 self._expect_ok(self.client.put(url, json=seed))
-        self._restore_groups()
+        put = self.client.put(f"/v2/groups{SEED_GROUP['id']}?force=true", json=SEED_GROUP)
+        self._expect_ok(put)
         self._restore_pipelines()
         self.baseline = StoredState.read(self.client)
 
-    def _restore_groups(self) -> None:
+    def _remove_groups(self) -> None:
         root = self.client.get("/v2/groups").json()
         for group in root["groups"]:
             if group["id"] != "/fuzz":
@@ -179,13 +183,13 @@ class Referee:
                 if group["id"] not in kept:
                     url = f"/v2/groups{quote(group['id'])}?force=true"
                     self._expect_ok(self.client.delete(url))
-        explicit = self.client.get(f"/v2/groups{SEED_GROUP['id']}")
-        if (
-            explicit.status_code != 200
-            or explicit.json()["dependencies"] != SEED_GROUP["dependencies"]
-        ):
-            put = self.client.put(f"/v2/groups{SEED_GROUP['id']}?force=true", json=SEED_GROUP)
-            self._expect_ok(put)
+
+    def _clear_group_dependencies(self, group: dict[str, Any]) -> None:
+        if group["dependencies"] and group["id"] != SEED_GROUP["id"]:
+            url = f"/v2/groups{quote(group['id'])}?force=true"
+            self._expect_ok(self.client.put(url, json={"dependencies": []}))
+        for child in group["groups"]:
+            self._clear_group_dependencies(child)
 
     def _restore_pipelines(self) -> None:
         for pipeline in self.client.get("/api/pipelines").json():
@@ -215,6 +219,15 @@ def _differs(app: dict[str, Any] | None, seed: dict[str, Any]) -> bool:
 def _same_pipeline(stored: dict[str, Any]) -> bool:
     fields = ("repository", "branch", "pollSeconds")
     return all(stored.get(name) == SEED_PIPELINE[name] for name in fields) and stored["hasSecret"]
+
+
+def _difference(before: StoredState, after: StoredState) -> str:
+    changed = []
+    for name in ("apps", "groups", "pipelines"):
+        was, now = getattr(before, name), getattr(after, name)
+        if was != now:
+            changed.append(f"{name} before: {was!r:.3000}\n{name} after: {now!r:.3000}")
+    return "\n".join(changed)
 
 
 def _shown(url: str) -> str:

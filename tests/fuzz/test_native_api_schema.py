@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 import schemathesis
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 from schemathesis.schemas import BaseSchema
 from schemathesis.specs.openapi.checks import positive_data_acceptance, status_code_conformance
 
-from tests.fuzz.budget import FUZZ
+from tests.fuzz.budget import examples
 from tests.fuzz.referee import Referee
 from tests.support.servers import ServerProcess
 
@@ -45,7 +45,7 @@ def _streams(case: Any) -> bool:
     return follow in ("true", "1", "yes", "on", "t", "y") or "event-stream" in accept
 
 
-@settings(FUZZ, max_examples=150)
+@examples(150)
 @given(data=st.data(), mode=st.sampled_from(list(GenerationMode)))
 def test_the_native_api_answers_what_its_schema_says(
     referee: Referee, native_api: BaseSchema, data: st.DataObject, mode: GenerationMode
