@@ -13,7 +13,7 @@ its seed (apps, groups and pipelines the fixture made) so the next case starts f
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
@@ -98,9 +98,9 @@ class StoredState:
 class Referee:
     """Checks each case's answer and the server after it; restores the seed after a change."""
 
-    server: ServerProcess
-    client: httpx.Client
-    baseline: StoredState | None = None
+    server: ServerProcess = field(repr=False)
+    client: httpx.Client = field(repr=False)
+    baseline: StoredState | None = field(default=None, repr=False)
 
     def before(self) -> StoredState:
         if self.baseline is None:
