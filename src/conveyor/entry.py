@@ -4,8 +4,10 @@ a server in this process. Kept apart from `cli/`, which talks to servers only th
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import os
+import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
@@ -67,6 +69,41 @@ AttributeOption = Annotated[
 ]
 
 
+def listen_problem(listen: str) -> str | None:
+    """Why a server could not listen on `listen` (HOST:PORT), or None when it can: tried by
+    binding it as uvicorn will (SO_REUSEADDR), before anything is announced or started."""
+    host, _, port_text = listen.rpartition(":")
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        return f"{listen!r} is not HOST:PORT"
+    host = host.strip("[]") or "127.0.0.1"
+    try:
+        infos = socket.getaddrinfo(host, int(port_text), type=socket.SOCK_STREAM)
+        family, kind, proto, _, address = infos[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except socket.gaierror as error:
+        return f"unknown host {host!r} ({error.strerror})"
+    except OSError as error:
+        if error.errno == errno.EADDRINUSE:
+            return f"{listen} is already in use (another Conveyor, or another program)"
+        return f"cannot listen on {listen}: {error.strerror or error}"
+    return None
+
+
+def _refuse_unusable(listen: str) -> None:
+    problem = listen_problem(listen)
+    if problem is None:
+        return
+    typer.echo(f"conveyor: {problem}.", err=True)
+    typer.echo(
+        "Choose another address with --listen HOST:PORT or the environment variable "
+        "CONVEYOR_LISTEN=HOST:PORT (e.g. CONVEYOR_LISTEN=127.0.0.1:8081 ./scripts/up).",
+        err=True,
+    )
+    raise typer.Exit(1)
+
+
 def _run(
     *,
     listen: str,
@@ -79,6 +116,7 @@ def _run(
     max_request_bytes: int,
     allowed_origins: list[str] | None,
 ) -> None:
+    _refuse_unusable(listen)
     from conveyor.server import Settings, serve
 
     first, _, last = port_range.partition("-")

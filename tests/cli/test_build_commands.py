@@ -142,7 +142,7 @@ def test_a_manual_trigger_is_shown_and_released_and_bad_parameters_are_named(
     refused = conveyor(server, "builds", "release", "gated", "1", "2", "-p", "nope=1")
     assert refused.exit_code == 1
     assert "error: Object is not valid" in refused.stderr
-    assert "/parameters/nope: not a parameter of this step" in refused.stderr
+    assert "  parameters.nope: not a parameter of this step" in refused.stderr
 
     released = conveyor(
         server, "builds", "release", "gated", "1", "2", "-p", "version=2.5", "--by", "ada"

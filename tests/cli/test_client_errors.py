@@ -19,7 +19,7 @@ from conveyor.client import (
     normalize_app_id,
 )
 from conveyor.client.errors import error_from_response
-from tests.support.servers import free_port
+from tests.support.servers import free_port, serving_in_thread
 
 
 def test_marathon_validation_error_keeps_every_field_error() -> None:
@@ -33,8 +33,30 @@ def test_marathon_validation_error_keeps_every_field_error() -> None:
     assert error.message == "Object is not valid"
     assert error.details == (FieldError("/cpus", ("error.min", "must be positive")),)
     assert error_text(error).plain == (
-        "error: Object is not valid\n  /cpus: error.min\n  /cpus: must be positive"
+        "error: Object is not valid\n  cpus: is too small\n  cpus: must be positive"
     )
+
+
+def test_marathon_error_codes_are_printed_in_words() -> None:
+    body = {
+        "message": "Object is not valid",
+        "details": [
+            {"path": "/instances", "errors": ["error.expected.jsnumber"]},
+            {"path": "/healthChecks(0)/protocol", "errors": ["error.unknown.enum.literal"]},
+            {"path": "/cmd", "errors": ["error.path.missing"]},
+            {"path": "/", "errors": ["cannot specify both ports and port definitions"]},
+            {"path": "/mem", "errors": ["error.some.new.code"]},
+        ],
+    }
+    lines = error_text(error_from_response(httpx.Response(422, json=body))).plain.splitlines()
+    assert lines == [
+        "error: Object is not valid",
+        "  instances: expected a number",
+        "  healthChecks[0].protocol: is not one of the allowed values",
+        "  cmd: is required",
+        "  cannot specify both ports and port definitions",
+        "  mem: error.some.new.code",
+    ]
 
 
 def test_not_found_and_conflict_are_told_apart() -> None:
@@ -80,3 +102,26 @@ def test_server_can_come_from_the_environment() -> None:
     result = CliRunner().invoke(app, ["tasks", "list"], env={"CONVEYOR_SERVER": url})
     assert result.exit_code == 1
     assert url in result.stderr
+
+
+def test_every_changing_request_declares_a_json_body() -> None:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    seen: list[tuple[str, str | None]] = []
+
+    async def record(request: Request) -> JSONResponse:
+        seen.append((request.method, request.headers.get("content-type")))
+        return JSONResponse({"deploymentId": "d1", "version": "v1", "app": {"id": "/web"}})
+
+    methods = ["GET", "POST", "PUT", "DELETE"]
+    asgi = Starlette(routes=[Route("/v2/apps/{rest:path}", record, methods=methods)])
+    with serving_in_thread(asgi) as url, ConveyorClient(url) as client:
+        client.get_app("web")
+        client.restart_app("web")
+        client.scale_app("web", instances=2)
+        client.delete_app("web")
+    changing = [header for method, header in seen if method != "GET"]
+    assert changing == ["application/json"] * 3

@@ -81,8 +81,8 @@ def test_invalid_definition_prints_the_servers_field_errors(
     result = deploy(server, tmp_path, SLEEPER | {"id": "/bad", "cpus": -1, "instances": -2})
     assert result.exit_code == 1
     assert "Object is not valid" in result.stderr
-    assert "/cpus" in result.stderr
-    assert "/instances" in result.stderr
+    assert "  cpus: " in result.stderr
+    assert "  instances: " in result.stderr
     assert "does not exist" in conveyor(server, "apps", "show", "bad").stderr
 
 

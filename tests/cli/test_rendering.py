@@ -7,8 +7,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from rich.console import Console, RenderableType
 
+from conveyor.cli.output import fit_table, show
 from conveyor.cli.rendering import (
     app_summary,
     apps_table,
@@ -67,6 +69,8 @@ def test_task_health_reports_alive_and_failing_checks() -> None:
     failing = {"healthCheckResults": [{"alive": False, "consecutiveFailures": 3}]}
     assert task_health(alive).plain == "healthy"
     assert task_health(failing).plain == "unhealthy (3 failures)"
+    in_grace = {"healthCheckResults": [{"alive": False, "consecutiveFailures": 0}]}
+    assert task_health(in_grace).plain == "not yet healthy"
     assert task_health({}).plain == "-"
 
 
@@ -109,3 +113,39 @@ def test_short_ids_and_times() -> None:
     assert short_task_id("minecraft_survival-world.instance-564bd685-4c30") == "564bd685"
     assert short_time("2015-09-17T09:32:42.598Z") == "2015-09-17 09:32:42"
     assert short_time(None) == "-"
+
+
+LONG_TASKS = [
+    {
+        "id": "shop_web-frontend.instance-3f2c9a10-1234-11ef-9a5b-0242ac110002",
+        "appId": "/shop/web-frontend",
+        "state": "TASK_RUNNING",
+        "host": "127.0.0.1",
+        "ports": [31001, 31002],
+        "startedAt": "2026-12-06T03:00:00.000Z",
+        "healthCheckResults": [{"alive": False, "consecutiveFailures": 2}],
+    }
+]
+LONG_APP = {"id": "/a-group/with-a-subgroup/and-a-rather-long-app-name", "instances": 1}
+
+
+def test_piped_tables_print_every_row_whole_on_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    show(tasks_table(LONG_TASKS), apps_table([LONG_APP | {"tasksRunning": 1}]))
+    lines = capsys.readouterr().out.splitlines()
+    task_row = next(line for line in lines if LONG_TASKS[0]["id"] in line)
+    assert "127.0.0.1:31001,31002" in task_row
+    assert "unhealthy (2 failures)" in task_row
+    app_row = next(line for line in lines if LONG_APP["id"] in line)
+    assert "1/1" in app_row
+    assert "…" not in "".join(lines)
+
+
+def test_terminal_tables_keep_ids_whole_and_fold_the_other_columns() -> None:
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=80, force_terminal=True, color_system=None)
+    console.print(fit_table(tasks_table(LONG_TASKS), terminal=True), soft_wrap=True)
+    text = buffer.getvalue()
+    assert any(LONG_TASKS[0]["id"] in line for line in text.splitlines())
+    assert "…" not in text
+    assert "running" in text
+    assert "03:00:00" in text

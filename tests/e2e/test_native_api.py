@@ -61,9 +61,21 @@ def test_task_details_show_the_limits_applied(server: ServerProcess) -> None:
     limits = tasks[0]["limits"]
     assert limits["method"] in {"cgroup-v2", "cgroup-v1", "rlimit"}
     if limits["method"] != "rlimit":
-        assert limits["mem_bytes"] == 48 * 1024 * 1024
+        assert limits["memBytes"] == 48 * 1024 * 1024
     one = httpx.get(f"{server.url}/api/tasks/{tasks[0]['id']}").json()
     assert one["pid"] == tasks[0]["pid"] > 0
+
+
+def test_the_native_api_answers_in_camel_case(server: ServerProcess) -> None:
+    deploy(server, {"id": "/camel", "cmd": "exec sleep 1000", "cpus": 0.1, "mem": 32})
+    wait_for(lambda: running_tasks(server, "/camel"))
+    [task] = httpx.get(f"{server.url}/api/tasks", params={"app": "camel"}).json()
+    assert {"appId", "stagedAt", "startedAt"} <= task.keys()
+    assert {"memBytes", "cpuShares", "cpuQuotaUs"} <= task["limits"].keys()
+    assert not [key for key in task if "_" in key]
+    info = httpx.get(f"{server.url}/api/info").json()
+    assert {"dataDir", "hostname", "version"} <= info.keys()
+    assert not [key for key in info if "_" in key]
 
 
 def test_metrics_answer_prometheus_and_marathon_json(server: ServerProcess) -> None:
@@ -199,3 +211,53 @@ def test_the_app_listing_follows_every_change(server: ServerProcess) -> None:
     killed = httpx.delete(f"{server.url}/v2/apps/listed/tasks/{task['id']}?scale=true&force=true")
     assert killed.is_success, killed.text
     wait_for(lambda: listed()["/listed"] == (1, 1), message="a killed task shows")
+
+
+def test_the_queue_says_in_words_why_instances_wait(server: ServerProcess) -> None:
+    app = {
+        "id": "/spread",
+        "cmd": "exec sleep 1000",
+        "instances": 3,
+        "cpus": 0.1,
+        "mem": 32,
+        "constraints": [["hostname", "UNIQUE"]],
+    }
+    deploy(server, app)
+
+    def waiting() -> list[dict[str, object]]:
+        items = httpx.get(f"{server.url}/api/queue", params={"app": "spread"}).json()
+        return [i for i in items if i["reason"]]
+
+    [item] = wait_for(waiting, message="the unplaced instances")
+    assert item == {
+        "appId": "/spread",
+        "waiting": 2,
+        "reason": "hostname UNIQUE: one instance per host; only 1 host (127.0.0.1), "
+        "3 instances wanted",
+        "launchDelaySeconds": 0,
+    }
+
+
+def test_ended_tasks_are_listed_after_the_live_ones(server: ServerProcess) -> None:
+    deploy(server, {"id": "/ending", "cmd": "exec sleep 1000", "cpus": 0.1, "mem": 32})
+    [first] = wait_for(lambda: running_tasks(server, "/ending"))
+    killed = httpx.delete(f"{server.url}/v2/apps/ending/tasks/{first['id']}")
+    assert killed.is_success, killed.text
+    [second] = wait_for(
+        lambda: [t for t in running_tasks(server, "/ending") if t["id"] != first["id"]]
+    )
+
+    def listed() -> list[dict[str, object]]:
+        tasks = httpx.get(f"{server.url}/api/tasks", params={"app": "ending", "ended": 5}).json()
+        return tasks if len(tasks) == 2 else []
+
+    live, ended = wait_for(listed, message="the killed task listed as ended")
+    assert live["id"] == second["id"]
+    assert live["endedAt"] is None
+    assert ended["id"] == first["id"]
+    assert ended["state"] == "TASK_KILLED"
+    assert ended["endedAt"]
+    plain = httpx.get(f"{server.url}/api/tasks", params={"app": "ending"}).json()
+    assert [t["id"] for t in plain] == [second["id"]]
+    log = httpx.get(f"{server.url}/api/tasks/{first['id']}/logs")
+    assert log.status_code == 200

@@ -5,31 +5,32 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from conveyor.api.context import context_of
-from conveyor.domain.clock import format_timestamp
+from conveyor.api.ended_tasks import MAX_ENDED, recently_ended
+from conveyor.api.native_models import (
+    DeploymentStateModel,
+    ServerInfoModel,
+    TaskModel,
+    WaitingModel,
+    task_model,
+)
+from conveyor.domain.apps import AppDefinition
+from conveyor.domain.backoff import applies_to, time_left_seconds
 from conveyor.domain.errors import NotFound
-from conveyor.domain.instances import Instance
+from conveyor.domain.queue import explain_unplaced, unplaced_key
+from conveyor.store import Transaction
 
 router = APIRouter(prefix="/api", tags=["native"])
 
 LogStreamName = Literal["stdout", "stderr"]
 FOLLOW_POLL_SECONDS = 0.2
-
-
-class ServerInfoModel(BaseModel):
-    version: str
-    listen: str
-    hostname: str
-    data_dir: str
-    database: str
-    engine: str
 
 
 @router.get("/info", response_model=ServerInfoModel, summary="Facts about this server")
@@ -38,61 +39,54 @@ async def server_info(request: Request) -> ServerInfoModel:
     return ServerInfoModel(**facts.__dict__)
 
 
-class LimitsModel(BaseModel):
-    method: str
-    mem_bytes: int | None
-    cpu_shares: int | None
-    cpu_quota_us: int | None
-    notes: list[str]
-
-
-class TaskModel(BaseModel):
-    id: str
-    app_id: str
-    state: str
-    host: str
-    ports: list[int]
-    pid: int | None
-    version: str
-    staged_at: str
-    started_at: str | None
-    healthy: bool | None
-    limits: LimitsModel | None
-    """What the engine applied: cgroup-v2, cgroup-v1, rlimit or none, and the figures."""
-
-
-def task_model(instance: Instance) -> TaskModel:
-    limits = instance.limits
-    return TaskModel(
-        id=instance.id,
-        app_id=instance.app_id,
-        state=instance.state.value,
-        host=instance.host,
-        ports=list(instance.ports),
-        pid=instance.pid,
-        version=format_timestamp(instance.version),
-        staged_at=format_timestamp(instance.staged_at),
-        started_at=format_timestamp(instance.started_at) if instance.started_at else None,
-        healthy=instance.is_healthy if instance.health else None,
-        limits=None
-        if limits is None
-        else LimitsModel(
-            method=limits.method,
-            mem_bytes=limits.mem_bytes,
-            cpu_shares=limits.cpu_shares,
-            cpu_quota_us=limits.cpu_quota_us,
-            notes=list(limits.notes),
-        ),
-    )
-
-
 @router.get("/tasks", response_model=list[TaskModel], summary="Live tasks, with pids and limits")
-async def list_tasks(request: Request, app: str | None = None) -> list[TaskModel]:
+async def list_tasks(
+    request: Request,
+    app: str | None = None,
+    ended: Annotated[
+        int,
+        Query(
+            ge=0,
+            le=MAX_ENDED,
+            description="Also this many of the app's most recently ended tasks, newest first, "
+            "after the live ones (their logs stay readable).",
+        ),
+    ] = 0,
+) -> list[TaskModel]:
     context = context_of(request)
     app_id = None if app is None else "/" + app.strip("/")
     with context.store.transaction() as tx:
         instances = tx.list_instances(app_id)
-    return [task_model(i) for i in instances if not i.state.is_terminal]
+        gone = recently_ended(tx, app_id, ended) if ended else []
+    return [task_model(i) for i in instances if not i.state.is_terminal] + gone
+
+
+def _waiting(tx: Transaction, app: AppDefinition, hosts: list[str], now: datetime) -> WaitingModel:
+    live = [i for i in tx.list_instances(app.id) if i.state.is_active]
+    stored = tx.get_value(unplaced_key(app.id))
+    delay = tx.get_launch_delay(app.id)
+    applicable = delay if delay is not None and applies_to(delay, app) else None
+    hosts = sorted({*hosts, *(i.host for i in live)})
+    return WaitingModel(
+        app_id=app.id,
+        waiting=max(app.instances - len(live), 0),
+        reason=explain_unplaced(app, stored, hosts=hosts) if isinstance(stored, str) else None,
+        launch_delay_seconds=time_left_seconds(applicable, now),
+    )
+
+
+@router.get(
+    "/queue",
+    response_model=list[WaitingModel],
+    summary="Apps with instances waiting to launch, and why, in words",
+)
+async def list_waiting(request: Request, app: str | None = None) -> list[WaitingModel]:
+    context = context_of(request)
+    now = context.clock.now()
+    with context.store.transaction() as tx:
+        apps = tx.list_apps() if app is None else [tx.get_app("/" + app.strip("/"))]
+        found = [_waiting(tx, a, [context.info.hostname], now) for a in apps if a is not None]
+    return [item for item in found if item.waiting > 0]
 
 
 @router.get(
@@ -108,12 +102,6 @@ async def get_task(request: Request, task_id: str) -> TaskModel:
     if instance is None:
         raise NotFound(f"Task '{task_id}' does not exist")
     return task_model(instance)
-
-
-class DeploymentStateModel(BaseModel):
-    id: str
-    status: str
-    """running, succeeded or canceled"""
 
 
 @router.get(

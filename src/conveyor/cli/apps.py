@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 from rich.text import Text
 
+from conveyor.cli.app_status import ended_line, health_lines, waiting_line
 from conveyor.cli.connection import EXIT_ERROR, server_session
 from conveyor.cli.following import apply_change
 from conveyor.cli.options import (
@@ -20,9 +21,9 @@ from conveyor.cli.options import (
     NoWaitOption,
     TimeoutOption,
 )
-from conveyor.cli.output import print_error, print_json, show
+from conveyor.cli.output import print_error, print_json, print_warning, show
 from conveyor.cli.rendering import app_summary, apps_table, failure_summary, tasks_table
-from conveyor.client import normalize_app_id
+from conveyor.client import normalize_app_id, unknown_fields
 
 apps = typer.Typer(
     help="Long-running services: deploy, scale, restart, roll back, delete.",
@@ -48,22 +49,36 @@ def list_apps(ctx: typer.Context, as_json: JsonOption = False) -> None:
         show(apps_table(found))
 
 
+RECENTLY_ENDED = 3
+
+
+def _section(title: str, lines: list[Text]) -> None:
+    if lines:
+        show("")
+        show(Text(title, style="bold"))
+        for line in lines:
+            show(line)
+
+
 @apps.command("show")
 def show_app(ctx: typer.Context, app_id: AppArgument, as_json: JsonOption = False) -> None:
-    """One app: its definition in short, its tasks, and its last task failure."""
+    """One app: its definition in short, its tasks and how their health checks stand, why
+    instances wait to launch, how its last tasks ended, and its last task failure."""
     with server_session(ctx) as client:
         app = client.get_app(app_id)
-    if as_json:
-        print_json({"app": app})
-        return
-    show(app_summary(app))
+        if as_json:
+            print_json({"app": app})
+            return
+        waiting = client.get_waiting(app_id)
+        ended = client.list_ended_tasks(app_id, limit=RECENTLY_ENDED)
+    show(app_summary(app, waiting=None if waiting is None else waiting_line(waiting)))
     show("")
     show(tasks_table(app["tasks"]) if app.get("tasks") else Text("no tasks"))
+    _section("health checks", list(health_lines(app)))
+    _section("recently ended", [ended_line(task) for task in ended])
     failure = app.get("lastTaskFailure")
     if failure:
-        show("")
-        show(Text("last failure", style="bold"))
-        show(failure_summary(failure))
+        _section("last failure", [failure_summary(failure)])
 
 
 @apps.command("versions")
@@ -106,6 +121,8 @@ def deploy_app(
 ) -> None:
     """Create the app FILE describes, or update it if it exists; follow the deployment."""
     definition = read_definition(file)
+    for unknown in unknown_fields(definition):
+        print_warning(f"warning: {unknown.warning()}")
     what = f"deploying {normalize_app_id(definition['id'])}"
     apply_change(
         ctx,

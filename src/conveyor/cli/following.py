@@ -1,12 +1,16 @@
-"""Following a deployment in the terminal: a live progress line until it ends, then a clear
-result. Every command that changes apps ends here (unless `--no-wait`)."""
+"""Following a deployment: a live progress bar in a terminal, or plain lines as progress is made
+when stderr is not one (a script, a pipe, CI), then a clear result. Every command that changes
+apps ends here (unless `--no-wait`)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import typer
+from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
 from conveyor.cli.connection import EXIT_ERROR, server_session
 from conveyor.cli.output import print_error, print_success, show, stderr
@@ -41,7 +45,40 @@ def describe_progress(progress: DeploymentProgress) -> str:
     return actions or f"deployment {progress.deployment_id}"
 
 
+def describe_step(client: ConveyorClient, seen: DeploymentProgress) -> str:
+    """`step 1/2: scale /web — 1/3 running, 0 healthy`."""
+    first_app = seen.current_actions[0].app if seen.current_actions else ""
+    detail = _instances(client, first_app) if first_app else ""
+    return f"step {seen.current_step}/{seen.total_steps}: {describe_progress(seen)}{detail}"
+
+
+class PlainProgress:
+    """Progress as plain lines, one each time what is seen changes, with the seconds since the
+    follow began: for a stderr that is not a terminal, where a live bar would show nothing."""
+
+    def __init__(self, client: ConveyorClient, console: Console) -> None:
+        self.client = client
+        self.console = console
+        self.began = time.monotonic()
+        self.last = ""
+
+    def __call__(self, seen: DeploymentProgress) -> None:
+        line = describe_step(self.client, seen)
+        if line != self.last:
+            self.last = line
+            elapsed = time.monotonic() - self.began
+            self.console.print(Text(f"[{elapsed:4.0f}s] {line}"), soft_wrap=True)
+
+
 def _watch(client: ConveyorClient, ref: DeploymentRef, timeout: float | None) -> DeploymentOutcome:
+    console = stderr()
+    if not console.is_terminal:
+        return client.wait_for_deployment(
+            ref.deployment_id,
+            timeout=timeout,
+            on_progress=PlainProgress(client, console),
+            app_ids=ref.app_ids,
+        )
     columns = (
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -49,10 +86,7 @@ def _watch(client: ConveyorClient, ref: DeploymentRef, timeout: float | None) ->
         TextColumn("{task.fields[step]}"),
         TimeElapsedColumn(),
     )
-    console = stderr()
-    with Progress(
-        *columns, console=console, transient=True, disable=not console.is_terminal
-    ) as progress:
+    with Progress(*columns, console=console, transient=True) as progress:
         bar = progress.add_task(f"deployment {ref.deployment_id}", total=None, step="")
 
         def on_progress(seen: DeploymentProgress) -> None:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated
 
 import typer
@@ -31,8 +32,34 @@ ServerOption = Annotated[
 ]
 
 
+def installed_version() -> str:
+    try:
+        return version("conveyor")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
+def print_version(wanted: bool) -> None:
+    if wanted:
+        typer.echo(f"conveyor {installed_version()}")
+        raise typer.Exit()
+
+
+VersionOption = Annotated[
+    bool,
+    typer.Option(
+        "--version",
+        callback=print_version,
+        is_eager=True,
+        help="Print the version of this command and exit.",
+    ),
+]
+
+
 @app.callback()
-def choose_server(ctx: typer.Context, server: ServerOption = DEFAULT_SERVER) -> None:
+def choose_server(
+    ctx: typer.Context, server: ServerOption = DEFAULT_SERVER, show_version: VersionOption = False
+) -> None:
     """Conveyor: deploy and run services, jobs and pipelines."""
     ctx.obj = Settings(server.rstrip("/"))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from rich.table import Column, Table
+from rich.table import Table
 from rich.text import Text
 
 from conveyor.client import JsonObject
@@ -46,7 +46,7 @@ def _number(value: object) -> str:
 
 
 def _deployment_ids(app: JsonObject) -> str:
-    ids = [str(d.get("id", ""))[:8] for d in app.get("deployments", [])]
+    ids = [str(d.get("id", "")) for d in app.get("deployments", [])]
     return ", ".join(ids) or NONE
 
 
@@ -72,7 +72,9 @@ def task_health(task: JsonObject) -> Text:
     if all(result.get("alive") for result in results):
         return Text("healthy", style="green")
     failures = max(int(result.get("consecutiveFailures", 0)) for result in results)
-    return Text(f"unhealthy ({failures} failures)", style="red")
+    if failures == 0:  # never passed, and inside the grace period (failures are not counted)
+        return Text("not yet healthy", style="yellow")
+    return Text(f"unhealthy ({failures} failure{'' if failures == 1 else 's'})", style="red")
 
 
 def task_state(task: JsonObject) -> str:
@@ -85,16 +87,8 @@ def endpoint(task: JsonObject) -> str:
     return f"{host}:{ports}" if ports else host or NONE
 
 
-def _id_column(header: str, ids: list[str]) -> Column:
-    """A column that shows ids whole (they are copied into other commands): on one line when
-    the terminal is wide enough, folded over several when it is not, never cut short."""
-    return Column(header, min_width=min(max(map(len, ids), default=0), 16), overflow="fold")
-
-
 def tasks_table(tasks: Iterable[JsonObject]) -> Table:
-    tasks = list(tasks)
-    ids = [str(task.get("id", "")) for task in tasks]
-    table = Table(_id_column("TASK", ids), "APP", "STATE", "HOST:PORTS", "HEALTH", "STARTED")
+    table = Table("TASK", "APP", "STATE", "HOST:PORTS", "HEALTH", "STARTED")
     for task in tasks:
         table.add_row(
             str(task.get("id", "")),
@@ -114,9 +108,7 @@ def describe_actions(deployment: JsonObject) -> str:
 
 
 def deployments_table(deployments: Iterable[JsonObject]) -> Table:
-    deployments = list(deployments)
-    ids = [str(deployment.get("id", "")) for deployment in deployments]
-    table = Table(_id_column("ID", ids), "APPS", "STEP", "CURRENT ACTIONS")
+    table = Table("ID", "APPS", "STEP", "CURRENT ACTIONS")
     for deployment in deployments:
         table.add_row(
             str(deployment.get("id", "")),
@@ -138,8 +130,9 @@ def _program(app: JsonObject) -> str:
     return str(app.get("cmd") or NONE)
 
 
-def app_summary(app: JsonObject) -> Table:
-    """The definition's essentials and the app's state, as `key  value` lines."""
+def app_summary(app: JsonObject, *, waiting: Text | None = None) -> Table:
+    """The definition's essentials and the app's state, as `key  value` lines; `waiting` says
+    why instances wait to launch, when some do."""
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
     grid.add_column()
@@ -155,6 +148,8 @@ def app_summary(app: JsonObject) -> Table:
         ("deployments", ", ".join(str(d.get("id")) for d in app.get("deployments", [])) or NONE),
         ("version", short_time(app.get("version"))),
     ]
+    if waiting is not None:
+        rows.insert(4, ("waiting", waiting))
     for key, value in rows:
         grid.add_row(key, value)
     return grid

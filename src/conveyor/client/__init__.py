@@ -4,6 +4,7 @@ Used by the `conveyor` command and by pipeline steps that deploy. Imports nothin
 Conveyor: it knows the server only by its wire formats."""
 
 from conveyor.client.conveyor_client import DEFAULT_SERVER, ConveyorClient
+from conveyor.client.definitions import UnknownField, unknown_fields
 from conveyor.client.errors import (
     ClientError,
     Conflict,
@@ -51,9 +52,11 @@ __all__ = [
     "NotFound",
     "OutputLine",
     "ServerUnreachable",
+    "UnknownField",
     "all_steps",
     "build_has_ended",
     "find_step",
     "normalize_app_id",
     "step_has_ended",
+    "unknown_fields",
 ]

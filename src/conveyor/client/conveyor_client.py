@@ -77,6 +77,9 @@ class ConveyorClient(PipelineCalls):
         return DeploymentRef.from_json(result, app_ids=(app_id,))
 
     def scale_app(self, app_id: str, *, instances: int, force: bool = False) -> DeploymentRef:
+        """Raises NotFound for an app that does not exist (Marathon's PUT would try to create
+        it from `{"instances": N}`, and refuse that as an invalid definition)."""
+        self.get_app(app_id)
         return self._change_app("PUT", app_id, body={"instances": instances}, force=force)
 
     def restart_app(self, app_id: str, *, force: bool = False) -> DeploymentRef:
@@ -113,6 +116,20 @@ class ConveyorClient(PipelineCalls):
         path = "/v2/tasks" if app_id is None else f"/v2/apps{normalize_app_id(app_id)}/tasks"
         tasks: list[JsonObject] = self._json("GET", path)["tasks"]
         return tasks
+
+    def list_ended_tasks(self, app_id: str, *, limit: int = 1) -> list[JsonObject]:
+        """Up to `limit` of the app's most recently ended tasks, newest first (native API:
+        `id`, `state`, `endedAt`, `message`); their logs stay readable."""
+        params = {"app": normalize_app_id(app_id), "ended": str(limit)}
+        tasks: list[JsonObject] = self._json("GET", "/api/tasks", params=params)
+        return [task for task in tasks if task.get("endedAt")]
+
+    def get_waiting(self, app_id: str) -> JsonObject | None:
+        """Whether instances of the app wait to launch, and why in words (native API:
+        `waiting`, `reason`, `launchDelaySeconds`); None when none wait."""
+        params = {"app": normalize_app_id(app_id)}
+        items: list[JsonObject] = self._json("GET", "/api/queue", params=params)
+        return items[0] if items else None
 
     def kill_tasks(
         self, task_ids: Sequence[str], *, scale: bool = False, force: bool = False

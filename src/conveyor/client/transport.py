@@ -12,6 +12,8 @@ import httpx
 from conveyor.client.errors import error_from_response, translated_errors
 
 DEFAULT_SERVER = "http://127.0.0.1:8080"
+CHANGING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+JSON_BODY = {"Content-Type": "application/json"}
 
 
 class Transport:
@@ -44,8 +46,10 @@ class Transport:
         body: object = None,
         params: Mapping[str, str] | None = None,
     ) -> httpx.Response:
+        # The server refuses a change whose body is not declared JSON; say so even without one.
+        headers = JSON_BODY if method.upper() in CHANGING_METHODS else None
         with translated_errors(self.base_url):
-            response = self._http.request(method, path, json=body, params=params)
+            response = self._http.request(method, path, json=body, params=params, headers=headers)
         if response.is_error:
             raise error_from_response(response)
         return response
