@@ -35,7 +35,7 @@ def deliveries(draw: st.DrawFn) -> tuple[dict[str, str], bytes]:
     return headers, body
 
 
-@examples(60)
+@examples(80)
 @given(delivery=deliveries())
 def test_fuzzed_push_deliveries_start_no_unsigned_build(
     referee: Referee, delivery: tuple[dict[str, str], bytes]
@@ -46,7 +46,7 @@ def test_fuzzed_push_deliveries_start_no_unsigned_build(
         assert response.json()["builds"] == [], response.text
 
 
-@examples(50)
+@examples(60)
 @given(body=bodies(pipeline_bodies()))
 def test_fuzzed_pipeline_registrations_are_stored_or_refused_cleanly(
     referee: Referee, body: bytes
@@ -54,7 +54,7 @@ def test_fuzzed_pipeline_registrations_are_stored_or_refused_cleanly(
     referee.send("POST", "/api/pipelines", content=body)
 
 
-@examples(30)
+@examples(40)
 @given(
     name=st.one_of(st.just("fuzz-seed"), pipeline_names),
     data=st.data(),
@@ -98,7 +98,7 @@ def build_requests(draw: st.DrawFn) -> tuple[str, str, list[tuple[str, str]], by
     return method, f"/api/pipelines/{quote(name, safe='')}{path}", params, body
 
 
-@examples(30)
+@examples(40)
 @given(request=build_requests())
 def test_fuzzed_build_routes_of_unknown_pipelines_are_refused(
     referee: Referee, request: tuple[str, str, list[tuple[str, str]], bytes | None]

@@ -30,7 +30,7 @@ from tests.fuzz.strategies import (
 pytestmark = pytest.mark.slow
 
 
-@examples(60)
+@examples(90)
 @given(body=bodies(fuzzed_apps()), force=st.booleans())
 def test_fuzzed_app_definitions_are_created_or_refused_cleanly(
     referee: Referee, body: bytes, force: bool
@@ -57,7 +57,7 @@ def app_changes(draw: st.DrawFn) -> tuple[str, str, bytes]:
     return method, f"/v2/apps{target}?force=true{partial}", body
 
 
-@examples(50)
+@examples(70)
 @given(change=app_changes())
 def test_fuzzed_changes_of_an_app_are_applied_or_refused_cleanly(
     referee: Referee, change: tuple[str, str, bytes]
@@ -66,7 +66,7 @@ def test_fuzzed_changes_of_an_app_are_applied_or_refused_cleanly(
     referee.send(method, url, content=body)
 
 
-@examples(30)
+@examples(40)
 @given(
     body=bodies(
         st.one_of(
@@ -82,7 +82,7 @@ def test_fuzzed_scales_and_rollbacks_are_applied_or_refused_cleanly(
     referee.send("PUT", f"/v2/apps{target}?force=true", content=body)
 
 
-@examples(30)
+@examples(40)
 @given(
     body=bodies(
         st.one_of(
@@ -96,7 +96,7 @@ def test_fuzzed_app_arrays_are_deployed_or_refused_cleanly(referee: Referee, bod
     referee.send("PUT", "/v2/apps?force=true", content=body)
 
 
-@examples(50)
+@examples(70)
 @given(
     body=bodies(fuzzed_groups()),
     method=st.sampled_from(["POST", "PUT", "PATCH"]),
@@ -109,7 +109,7 @@ def test_fuzzed_groups_are_created_or_refused_cleanly(
     referee.send(method, f"{path}?force=true", content=body)
 
 
-@examples(25)
+@examples(30)
 @given(
     body=bodies(
         st.one_of(
@@ -158,7 +158,7 @@ def listing_queries(draw: st.DrawFn) -> tuple[str, list[tuple[str, str]], str]:
     return path, params, raw
 
 
-@examples(60)
+@examples(90)
 @given(query=listing_queries(), accept=st.sampled_from(["", "text/plain", "*/*"]))
 def test_fuzzed_query_strings_never_break_a_listing(
     referee: Referee, query: tuple[str, list[tuple[str, str]], str], accept: str
@@ -171,7 +171,7 @@ def test_fuzzed_query_strings_never_break_a_listing(
     assert response.status_code in (200, 400, 404, 422), response.text
 
 
-@examples(50)
+@examples(70)
 @given(
     parts=st.lists(path_parts, min_size=1, max_size=4),
     route=st.sampled_from(
@@ -201,7 +201,7 @@ def test_fuzzed_ids_in_the_path_are_found_or_not(
     referee.send(method, template.format("/".join(parts)))
 
 
-@examples(30)
+@examples(40)
 @given(
     stream=st.sampled_from(["stdout", "stderr", "stdout", "stderr", "stdin", "../pid", ""]),
     offset=st.one_of(st.integers(-(2**64), 2**70), st.integers(0, 100)).map(str),
@@ -216,7 +216,7 @@ def test_fuzzed_log_offsets_and_limits_of_a_live_task(
     assert response.status_code in (200, 404, 422), response.text
 
 
-@examples(20)
+@examples(15)
 @given(app_id=st.lists(segments, min_size=1, max_size=2).map(lambda p: "/fuzz/f/" + "/".join(p)))
 def test_a_deployment_of_a_fuzzed_app_can_be_cancelled(referee: Referee, app_id: str) -> None:
     """Create (with a health check that never passes, so the deployment stays), then cancel

@@ -45,7 +45,7 @@ def _streams(case: Any) -> bool:
     return follow in ("true", "1", "yes", "on", "t", "y") or "event-stream" in accept
 
 
-@examples(150)
+@examples(200)
 @given(data=st.data(), mode=st.sampled_from(list(GenerationMode)))
 def test_the_native_api_answers_what_its_schema_says(
     referee: Referee, native_api: BaseSchema, data: st.DataObject, mode: GenerationMode
