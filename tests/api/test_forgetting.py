@@ -8,7 +8,7 @@ import httpx
 
 from conveyor.domain.builds import build_keys
 from conveyor.domain.queue import unplaced_key
-from conveyor.domain.webhooks import seen_commit_key
+from conveyor.domain.webhooks import polling_error_key, seen_commit_key
 from conveyor.store.sql import SqlStore
 
 
@@ -37,10 +37,15 @@ def test_deleting_a_pipeline_forgets_its_builds_values_and_seen_commits(
     api: httpx.Client, store: SqlStore
 ) -> None:
     for name in ("web", "web-x"):
-        body = {"name": name, "repository": "/nowhere", "poll_seconds": None}
+        body = {"name": name, "repository": "https://git.invalid/web.git", "pollSeconds": None}
         api.post("/api/pipelines", json=body).raise_for_status()
     kept = [*build_keys("web-x", 1), seen_commit_key("web-x", "main")]
-    gone = [*build_keys("web", 1), *build_keys("web", 2), seen_commit_key("web", "main")]
+    gone = [
+        *build_keys("web", 1),
+        *build_keys("web", 2),
+        seen_commit_key("web", "main"),
+        polling_error_key("web"),
+    ]
     with store.transaction() as tx:
         for key in kept + gone:
             tx.put_value(key, "x")

@@ -63,7 +63,7 @@ def test_a_signed_push_builds_every_pipeline_of_the_branch_once(
 ) -> None:
     register(server, "guarded", str(repo.path), secret=SECRET)
     register(server, "open", str(repo.path / ".git"))
-    register(server, "elsewhere", str(repo.path.parent / "other"))
+    register(server, "elsewhere", str(Repo(repo.path.parent / "other").path))
     sha = repo.commit({"README": "two"})
     body = github_push(repo, sha)
 
@@ -92,8 +92,10 @@ def test_a_push_with_a_wrong_signature_builds_only_pipelines_without_a_secret(
     assert refused.json() == {"message": "signature does not match for pipeline guarded"}
     assert deliver(server, body, **{"X-GitHub-Event": "push"}).status_code == 401
 
-    register(server, "open", str(repo.path))
-    partly = deliver(server, body, **forged)
+    register(server, "open", str(repo.path))  # it watches from `first` on
+    second = github_push(repo, repo.commit({"README": "three"}))
+    forged = {"X-GitHub-Event": "push", "X-Hub-Signature-256": signed(second, "a guess")}
+    partly = deliver(server, second, **forged)
     assert partly.status_code == 202, partly.text
     assert partly.json() == {"builds": [{"pipeline": "open", "number": 1}]}
 

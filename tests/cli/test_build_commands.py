@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from conveyor.client import ConveyorClient, all_steps
+from conveyor.client.pipelines import BuildWaitTimeout
 from tests.cli.pipeline_support import (
     FAILING,
     FLAKY,
@@ -125,7 +127,7 @@ def test_followed_logs_of_every_step_end_when_the_build_does(
 
     assert followed.exit_code == 0, followed.output
     assert followed.stdout.splitlines() == ["1 hello", "2 about to fail"]
-    assert build_of(server, "failing", 1)["steps"][2]["status"] == "pending"
+    assert build_of(server, "failing", 1)["steps"][2]["status"] == "skipped"
 
 
 def test_a_manual_trigger_is_shown_and_released_and_bad_parameters_are_named(
@@ -157,7 +159,7 @@ def test_a_manual_trigger_is_shown_and_released_and_bad_parameters_are_named(
 
     again = conveyor(server, "builds", "release", "gated", "1", "2")
     assert again.exit_code == 1
-    assert "Step 2 is not waiting" in again.stderr
+    assert "Step 2 of build gated #1 was already released by ada" in again.stderr
 
 
 def test_killing_a_step_and_a_build(server: ServerProcess, tmp_path: Path) -> None:
@@ -201,3 +203,66 @@ def test_retrigger_runs_again_from_a_step_reusing_the_ones_before(
     assert "1 prepare  ✔ success" in shown.stdout
     assert "(reused)" in shown.stdout
     assert conveyor(server, "builds", "logs", "flaky", "2", "2").stdout == "passed\n"
+
+
+def test_waiting_for_a_build_that_does_not_end_in_time_raises_a_timeout(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    add_pipeline(server, "gated", repository(tmp_path, GATED))
+    assert conveyor(server, "builds", "trigger", "gated").exit_code == 0
+    wait_for_status(server, "gated", 1, "waiting")
+
+    with ConveyorClient(server.url) as client, pytest.raises(BuildWaitTimeout) as raised:
+        client.wait_for_build("gated", 1, timeout=0.2, poll_interval=0.05)
+
+    assert str(raised.value) == "build gated #1 has not ended after 0.2 s (it is waiting)"
+    assert raised.value.build["status"] == "waiting"
+    assert isinstance(raised.value, TimeoutError)
+
+
+JUNCTION = """
+from conveyor.pipelines import Pipeline, junction, shell
+
+def probe(args, ctx):
+    return shell(ctx, "echo no cache here; exit 1")
+
+def use_cache(args, ctx):
+    return shell(ctx, "echo using the cache")
+
+def build_fresh(args, ctx):
+    return shell(ctx, "echo building from scratch")
+
+def tests(args, ctx):
+    return shell(ctx, "echo 2 tests failed; exit 2")
+
+def publish(args, ctx):
+    return shell(ctx, "echo publishing")
+
+pipeline = Pipeline(name="cached", steps=[junction(probe, use_cache, build_fresh), tests, publish])
+"""
+
+
+def test_a_failure_a_junction_handled_is_not_in_the_summary_and_steps_not_run_are_skipped(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    add_pipeline(server, "cached", repository(tmp_path, JUNCTION))
+
+    result = conveyor(server, "builds", "trigger", "cached", "--follow")
+
+    assert result.exit_code == 1, result.output
+    assert "step 2 tests: exit code 2" in result.stderr
+    assert "probe" not in result.stderr, "the junction handled the failed condition"
+    build = build_of(server, "cached", 1)
+    assert build["failedSteps"] == ["2"]
+    statuses = {s["id"]: s["status"] for s in all_steps(build)}
+    assert statuses == {
+        "1": "success",
+        "1.1": "failure",
+        "1.2": "skipped",
+        "1.3": "success",
+        "2": "failure",
+        "3": "skipped",
+    }
+    shown = conveyor(server, "builds", "show", "cached", "1").stdout
+    assert "1.2 use_cache  – skipped  not taken: condition 1.1 failed" in shown
+    assert "3 publish  – skipped" in shown

@@ -112,6 +112,21 @@ def test_a_build_that_has_not_started_says_so() -> None:
     assert "no steps yet" in rendered(build_tree(queued, NOW))
 
 
+def test_a_build_that_ended_before_any_step_says_so_and_shows_why() -> None:
+    ended = {
+        "pipeline": "shop",
+        "number": 9,
+        "status": "failure",
+        "finishedAt": "2026-05-01T10:00:02.000Z",
+        "message": "cannot check out the pipeline: there is no commit deadbeef in /srv/shop",
+        "steps": [],
+    }
+    tree = rendered(build_tree(ended, NOW))
+    assert "no steps yet" not in tree
+    assert "no steps: the build ended before it ran any (see its message)" in tree
+    assert "there is no commit deadbeef in /srv/shop" in rendered(build_summary(ended, NOW))
+
+
 def test_the_failed_steps_are_those_that_failed_themselves() -> None:
     assert [s["id"] for s in failed_steps(BUILD)] == ["2.2"]
 

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.cli.pipeline_support import (
     GREETING,
     SLOW,
     add_pipeline,
+    build_of,
     conveyor,
     repository,
     wait_for_status,
 )
-from tests.support.servers import ServerProcess
+from tests.support.servers import ServerProcess, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -31,6 +34,7 @@ def test_a_pipeline_is_added_listed_shown_changed_and_removed(
     )
     assert added.exit_code == 0, added.output
     assert f"added pipeline greeting: {repo.path.resolve()} (main)" in added.stdout
+    assert "`conveyor builds trigger greeting` builds what is there now" in added.stdout
 
     listed = conveyor(server, "pipelines", "list")
     assert listed.exit_code == 0, listed.output
@@ -82,10 +86,8 @@ def test_the_list_shows_each_pipelines_last_build(server: ServerProcess, tmp_pat
     assert "s ago" in row
     shown = conveyor(server, "pipelines", "show", "greeting")
     assert "manual by" in shown.stdout
-    assert (
-        json.loads(conveyor(server, "pipelines", "list", "--json").stdout)[0]["lastBuild"]["number"]
-        == 1
-    )
+    listed_json = json.loads(conveyor(server, "pipelines", "list", "--json").stdout)
+    assert listed_json["pipelines"][0]["lastBuild"]["number"] == 1
 
 
 def test_a_pipeline_with_a_running_build_is_not_removed(
@@ -101,3 +103,67 @@ def test_a_pipeline_with_a_running_build_is_not_removed(
     assert conveyor(server, "builds", "kill", "slow", "1").exit_code == 0
     wait_for_status(server, "slow", 1, "killed")
     assert conveyor(server, "pipelines", "remove", "slow").exit_code == 0
+
+
+def test_a_repository_that_is_not_there_or_not_git_is_refused_naming_the_field(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    (tmp_path / "plain").mkdir()
+
+    missing = conveyor(server, "pipelines", "add", "svc", str(tmp_path / "nowhere"))
+    not_git = conveyor(server, "pipelines", "add", "svc", str(tmp_path / "plain"))
+    as_url = httpx.post(
+        f"{server.url}/api/pipelines",
+        json={"name": "svc", "repository": (tmp_path / "nowhere").as_uri()},
+    )
+    relative = httpx.post(
+        f"{server.url}/api/pipelines", json={"name": "svc", "repository": "some/dir"}
+    )
+
+    assert missing.exit_code == 1
+    assert f"/repository: {tmp_path / 'nowhere'} does not exist" in missing.stderr
+    assert not_git.exit_code == 1
+    assert f"/repository: {tmp_path / 'plain'} is not a git repository" in not_git.stderr
+    assert as_url.status_code == 422, as_url.text
+    assert as_url.json()["details"][0]["path"] == "/repository"
+    assert relative.status_code == 422, relative.text
+    assert "absolute path" in str(relative.json()["details"])
+    assert "no pipelines" in conveyor(server, "pipelines", "list").stdout
+
+
+def test_show_tells_why_polling_fails(server: ServerProcess, tmp_path: Path) -> None:
+    repo = repository(tmp_path, GREETING)
+    added = conveyor(server, "pipelines", "add", "svc", str(repo.path), "--poll-seconds", "1")
+    assert added.exit_code == 0, added.output
+    shutil.rmtree(repo.path)
+
+    def polling_error() -> object:
+        shown = json.loads(conveyor(server, "pipelines", "show", "svc", "--json").stdout)
+        return shown["pollingError"]
+
+    error = wait_for(polling_error, timeout=30, message="a polling error")
+    assert isinstance(error, dict)
+    assert "does not appear to be a git repository" in error["message"], error
+    shown = conveyor(server, "pipelines", "show", "svc")
+    assert "polling error" in shown.stdout
+    assert "git ls-remote failed:" in shown.stdout
+
+
+def test_triggering_a_commit_the_repository_lacks_is_refused(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    repo = repository(tmp_path, GREETING)
+    add_pipeline(server, "greeting", repo)
+    head = repo.commit({"notes.txt": "more"})
+
+    refused = conveyor(server, "builds", "trigger", "greeting", "--commit", "deadbeef")
+    short = conveyor(server, "builds", "trigger", "greeting", "--commit", head[:10])
+
+    assert refused.exit_code == 1
+    assert f"/commit: {repo.path} has no commit deadbeef" in refused.stderr
+    empty = httpx.post(f"{server.url}/api/pipelines/greeting/builds", json={"commit": " "})
+    assert empty.status_code == 422, empty.text
+    assert empty.json()["details"][0]["path"] == "/commit"
+    assert short.exit_code == 0, short.output
+    assert "triggered greeting #1" in short.stdout
+    assert build_of(server, "greeting", 1)["trigger"]["commit"] == head

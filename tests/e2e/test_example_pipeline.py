@@ -56,5 +56,5 @@ def test_the_example_pipeline_builds_deploys_and_follows_commits(
         ["git", "rev-parse", "HEAD"], cwd=repository, capture_output=True, text=True, check=True
     ).stdout.strip()
     assert second["commit"] == head
-    httpx.post(f"{server.url}/api/pipelines/hello-service/builds/2/kill")
+    httpx.post(f"{server.url}/api/pipelines/hello-service/builds/2/kill", json={})
     wait_for(lambda: build(server, 2)["status"] == "killed", timeout=60)

@@ -95,6 +95,7 @@ def test_pushes_while_the_server_is_down_are_built_after_restart_each_once(
     first_sha = repo.commit({"conveyor_pipeline.py": THREE_STEPS.format(flavour="a")})
     server = server_factory(tmp_path / "data").start()
     register(server, "three", repo, pollSeconds=1)
+    httpx.post(f"{server.url}/api/pipelines/three/builds", json={}, timeout=10)
     wait_for(lambda: [b for b in builds_of(server, "three") if b["commit"] == first_sha])
     wait_for(lambda: all(b["status"] == "success" for b in builds_of(server, "three")), timeout=60)
     server.stop()
@@ -202,6 +203,30 @@ def test_a_manual_trigger_waits_until_released_and_passes_its_parameters(
     assert manual["releasedParameters"] == {"version": "2.5", "target": "staging"}
 
 
+def test_a_manual_step_is_released_once_a_second_release_is_a_conflict(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    repo = Repo(tmp_path / "service")
+    repo.commit({"conveyor_pipeline.py": MANUAL})
+    register(server, "gate", repo)
+    number = httpx.post(f"{server.url}/api/pipelines/gate/builds", json={}).json()["number"]
+    wait_for(lambda: build(server, "gate", number)["status"] == "waiting", timeout=60)
+    url = f"{server.url}/api/pipelines/gate/builds/{number}/steps/1/release"
+
+    first = httpx.post(url, json={"by": "ada", "parameters": {"version": "2.5"}})
+    second = httpx.post(url, json={"by": "bob", "parameters": {"version": "9.9"}})
+
+    assert first.status_code == 200, first.text
+    assert second.status_code == 409, second.text
+    assert second.json()["message"] == f"Step 1 of build gate #{number} was already released by ada"
+    done = wait_for(lambda: finished(server, "gate", number), timeout=60)
+    assert done["steps"][0]["manual"]["releasedBy"] == "ada"
+    assert "releasing version 2.5" in output(server, "gate", number, "2")
+    late = httpx.post(url, json={"by": "bob", "parameters": {}})
+    assert late.status_code == 409
+    assert "already released by ada" in late.json()["message"]
+
+
 SLOW = textwrap.dedent(
     """
     from conveyor.pipelines import Pipeline, shell
@@ -248,11 +273,14 @@ def test_killing_a_build_ends_its_processes(server: ServerProcess, tmp_path: Pat
         for p in psutil.process_iter(["cmdline"])
         if "tick $i" in " ".join(p.info["cmdline"] or [])
     ]
-    assert httpx.post(f"{server.url}/api/pipelines/slow/builds/{number}/kill").status_code == 202
+    assert (
+        httpx.post(f"{server.url}/api/pipelines/slow/builds/{number}/kill", json={}).status_code
+        == 202
+    )
     done = wait_for(lambda: finished(server, "slow", number), timeout=30)
     assert done["status"] == "killed"
     assert done["steps"][0]["status"] == "killed"
-    assert done["steps"][1]["status"] == "pending"
+    assert done["steps"][1]["status"] == "skipped"
     wait_for(lambda: not any(p.is_running() for p in sleepers), timeout=15, message="tree gone")
 
 
@@ -341,7 +369,8 @@ def test_a_build_whose_worker_dies_fails_with_the_reason(
     done = wait_for(lambda: finished(server, "slow", number), timeout=60)
     assert done["status"] == "failure"
     assert "killed by signal 9" in done["message"]
-    assert done["steps"][0]["status"] == "dead"
+    assert [s["status"] for s in done["steps"]] == ["dead", "skipped"]
+    assert done["failedSteps"] == ["1"]
     retried = httpx.post(
         f"{server.url}/api/pipelines/slow/builds/{number}/retrigger", json={"step": "1"}
     )

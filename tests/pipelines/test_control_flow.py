@@ -20,6 +20,9 @@ from conveyor.pipelines import (
     timeout,
     with_workspace,
 )
+from conveyor.pipelines.execution import execute_build
+from conveyor.pipelines.pipeline import Pipeline
+from conveyor.pipelines.reporters.memory import MemoryReporter
 from tests.pipelines.conftest import is_gone, read_pid, run
 
 
@@ -119,7 +122,27 @@ def test_junction_runs_then_when_the_condition_succeeds_and_else_otherwise(
     assert finished[(1,)].values == {"branch": "then"}
     assert finished[(2,)].values == {"branch": "else"}
     assert {(1, 2), (2, 3)} <= set(finished)
-    assert not {(1, 3), (2, 2)} & set(finished)
+    assert reporter.started_steps() == [(1,), (1, 1), (1, 2), (2,), (2, 1), (2, 3)]
+    not_taken = {step: (finished[step].status, finished[step].message) for step in ((1, 3), (2, 2))}
+    assert not_taken == {
+        (1, 3): (StepStatus.SKIPPED, "not taken: condition 1.1 succeeded"),
+        (2, 2): (StepStatus.SKIPPED, "not taken: condition 2.1 failed"),
+    }
+
+
+def test_only_the_failures_that_failed_the_build_are_named_not_a_handled_condition(
+    context: Context,
+) -> None:
+    steps = [
+        junction(fail, succeed_with(), succeed_with()),
+        in_parallel(fail, succeed_with(), alias("inner", [succeed_with(), fail])),
+        succeed_with(never="ran"),
+    ]
+
+    result = execute_build(Pipeline("demo", steps), context=context, reporter=MemoryReporter())
+
+    assert result.status is StepStatus.FAILURE
+    assert result.failed_steps == ((2, 1), (2, 3, 1, 2))
 
 
 def test_alias_shows_a_step_under_another_name(context: Context) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -11,6 +12,7 @@ from conveyor.domain.build_reports import KillBuild, KillStep, StepFinished, Ste
 from conveyor.domain.builds import BuildStatus, StepStatus
 from conveyor.pipelines import Context, Pipeline, StepResult, in_parallel, run_build, shell
 from conveyor.pipelines.reporters.memory import MemoryReporter
+from conveyor.pipelines.step_streams import StepStream
 from tests.pipelines.conftest import is_gone, read_pid, run
 from tests.support.servers import wait_for
 
@@ -133,6 +135,51 @@ def test_output_lines_are_numbered_per_step_and_timestamped(context: Context) ->
     lines = reporter.output_lines((1,))
     assert [(line.seq, line.text) for line in lines] == [(1, "one"), (2, "two"), (3, "three")]
     assert all(line.at.tzinfo is not None for line in lines)
+
+
+def test_what_a_step_prints_is_its_output_even_from_code_it_calls(context: Context) -> None:
+    def helper() -> None:
+        print("from a helper", file=sys.stderr)
+
+    def talk(args: Mapping[str, Any], ctx: Context) -> dict[str, Any]:
+        print("plain print")
+        print("no newline", end="")
+        print(" yet")
+        helper()
+        ctx.print("ctx.print")
+        print("last line without a newline", end="")
+        return {"status": "success"}
+
+    _, reporter = run([talk], context)
+
+    assert reporter.text((1,)).split("\n") == [
+        "plain print",
+        "no newline yet",
+        "from a helper",
+        "ctx.print",
+        "last line without a newline",
+    ]
+    assert not isinstance(sys.stdout, StepStream), "the streams are put back after the build"
+
+
+def test_steps_printing_at_once_in_threads_each_get_their_own_lines(context: Context) -> None:
+    both_started = threading.Barrier(2, timeout=10)
+
+    def talker(name: str) -> Any:
+        def talk(args: Mapping[str, Any], ctx: Context) -> dict[str, Any]:
+            both_started.wait()
+            for n in range(200):
+                print(f"{name} {n}")
+            return {"status": "success"}
+
+        return talk
+
+    status, reporter = run([in_parallel(talker("left"), talker("right"))], context)
+
+    assert status is BuildStatus.SUCCESS
+    assert reporter.text((1, 1)).split("\n") == [f"left {n}" for n in range(200)]
+    assert reporter.text((1, 2)).split("\n") == [f"right {n}" for n in range(200)]
+    assert reporter.text((1,)) == ""
 
 
 def test_killing_a_step_ends_its_running_shell_as_killed(context: Context, tmp_path: Path) -> None:

@@ -91,6 +91,22 @@ def test_a_missing_repository_fails_the_build(
     assert (finished.message or "").startswith("cannot check out the pipeline")
 
 
+def test_a_commit_the_repository_lacks_fails_the_build_saying_so(
+    tmp_path: Path, make_repository: Repository, workers: Workers, peer: ReportPeer
+) -> None:
+    repository, _ = make_repository({"conveyor_pipeline.py": SIMPLE_PIPELINE})
+    build_dir = tmp_path / "build"
+    write_order(build_dir, repository=str(repository), commit="deadbeef", server=peer.url)
+    peer.start()
+
+    assert wait_exit(workers.start(build_dir), build_dir) == 0
+    finished = peer.finished()
+    assert finished is not None and finished.status is BuildStatus.FAILURE
+    assert (finished.message or "").startswith(
+        f"cannot check out the pipeline: there is no commit deadbeef in {repository} ("
+    ), finished.message
+
+
 def test_a_retriggered_build_reuses_recorded_steps_in_the_original_workspace(
     tmp_path: Path, make_repository: Repository, workers: Workers, peer: ReportPeer
 ) -> None:

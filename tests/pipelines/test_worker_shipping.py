@@ -3,6 +3,7 @@ the build timeout, and memory that stays bounded whatever a step prints."""
 
 from __future__ import annotations
 
+import signal
 import time
 from pathlib import Path
 
@@ -17,6 +18,8 @@ from conveyor.domain.build_reports import (
     StepWaiting,
 )
 from conveyor.domain.builds import BuildStatus
+from conveyor.pipelines.reporters.spool import read_spool
+from conveyor.pipelines.worker import EXIT_TERMINATED, EXIT_UNSHIPPED, TERMINATED
 from tests.pipelines.conftest import (
     SIMPLE_PIPELINE,
     Repository,
@@ -205,3 +208,60 @@ def test_a_step_printing_lots_of_output_runs_in_bounded_memory(
     # a worker that kept the output would grow by at least the 59 MB more it printed; what
     # remains is buffers and the allocator, which a busy machine makes vary
     assert growth_mib < 30, f"peak RSS grew {growth_mib:.1f} MiB for 59 MB more output"
+
+
+def test_a_terminated_worker_waiting_at_a_manual_step_ends_soon_with_the_reason_spooled(
+    tmp_path: Path, make_repository: Repository, workers: Workers, peer: ReportPeer
+) -> None:
+    pipeline = """
+from conveyor.pipelines import Pipeline, manual_trigger, shell
+
+pipeline = Pipeline("demo", [manual_trigger("ship?"), lambda a, c: shell(c, "touch shipped")])
+"""
+    repository, _ = make_repository({"conveyor_pipeline.py": pipeline})
+    build_dir = tmp_path / "build"
+    write_order(build_dir, repository=str(repository), server=peer.url)
+    peer.start()
+    worker = workers.start(build_dir, ship_deadline=600)
+    wait_for(lambda: peer.of_type(StepWaiting), timeout=30)
+    peer.stop()  # the server is away: the worker must not wait for it to come back
+
+    worker.send_signal(signal.SIGTERM)
+
+    assert wait_exit(worker, build_dir, timeout=60) == EXIT_UNSHIPPED
+    ends = [
+        r for r, _ in read_spool(build_dir / "reports.jsonl") if isinstance(r.report, BuildFinished)
+    ]
+    assert [(e.report.status, e.report.message) for e in ends] == [  # type: ignore[attr-defined]
+        (BuildStatus.KILLED, "the build worker was terminated")
+    ]
+    assert not (build_dir / "workspace" / "shipped").exists()
+
+
+def test_a_terminated_worker_whose_step_ignores_the_kill_exits_anyway(
+    tmp_path: Path, make_repository: Repository, workers: Workers, peer: ReportPeer
+) -> None:
+    pipeline = """
+import time
+from conveyor.pipelines import Pipeline
+
+def stubborn(args, ctx):
+    ctx.print("sleeping")
+    time.sleep(120)
+    return {"status": "success"}
+
+pipeline = Pipeline("demo", [stubborn])
+"""
+    repository, _ = make_repository({"conveyor_pipeline.py": pipeline})
+    build_dir = tmp_path / "build"
+    write_order(build_dir, repository=str(repository), server=peer.url)
+    peer.start()
+    worker = workers.start(build_dir)
+    wait_for(lambda: peer.output_text((1,)) == ["sleeping"], timeout=30)
+
+    worker.send_signal(signal.SIGTERM)
+
+    assert wait_exit(worker, build_dir, timeout=60) == EXIT_TERMINATED
+    ends = [r.report for r, _ in read_spool(build_dir / "reports.jsonl")]
+    assert isinstance(ends[-1], BuildFinished)
+    assert (ends[-1].status, ends[-1].message) == (BuildStatus.KILLED, TERMINATED)

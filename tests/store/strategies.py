@@ -276,6 +276,7 @@ builds = every_field(
     message=optional_texts,
     reports_applied=counts,
     worker_token=optional_texts,
+    failed_steps=st.lists(step_ids, max_size=3).map(tuple),
 )
 
 

@@ -22,13 +22,10 @@ RECENT_BUILDS_CHECKED = 50
 
 
 def _already_built(tx: Transaction, pipeline: str, commit: str) -> bool:
+    """Does one of the pipeline's recent builds have `commit`, however it was triggered (by a
+    person too: its commit is known once its worker has checked it out)?"""
     recent = tx.list_builds(pipeline, limit=RECENT_BUILDS_CHECKED)
-    return any(
-        build.commit == commit
-        and build.retriggered is None
-        and build.trigger.kind in (TriggerKind.WEBHOOK, TriggerKind.POLL)
-        for build in recent
-    )
+    return any(commit in (build.commit, build.trigger.commit) for build in recent)
 
 
 def request_build(
@@ -41,7 +38,7 @@ def request_build(
 ) -> Build | None:
     """Queue a build. A commit reported by a webhook or the poller is built once: None when it
     was already seen for this pipeline and branch (the last seen commit is persisted, so a
-    restarted server starts no duplicate)."""
+    restarted server starts no duplicate) or a recent build has it, whoever asked for it."""
     if trigger.commit is not None and trigger.kind in (TriggerKind.WEBHOOK, TriggerKind.POLL):
         key = seen_commit_key(pipeline.name, pipeline.branch)
         if tx.get_value(key) == trigger.commit or _already_built(tx, pipeline.name, trigger.commit):

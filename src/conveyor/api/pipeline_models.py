@@ -12,6 +12,7 @@ from pydantic.alias_generators import to_camel
 from conveyor.domain.build_reports import detail_to_json
 from conveyor.domain.builds import Build, StepRecord, format_step_id
 from conveyor.domain.clock import format_timestamp
+from conveyor.domain.documents import JsonValue
 from conveyor.domain.pipelines import DEFAULT_PIPELINE_FILE, PipelineDefinition, Retention
 
 
@@ -81,6 +82,11 @@ class BuildSummary(Model):
         description="Retriggered builds: does the pipeline file differ from the original's?"
     )
     message: str | None
+    failed_steps: list[str] = Field(
+        default_factory=list,
+        description="The steps whose failure failed the build (not a failure a junction "
+        "handled), in step order; empty unless the build failed.",
+    )
 
 
 class ManualModel(Model):
@@ -108,6 +114,11 @@ class BuildDetail(BuildSummary):
     steps: list[StepModel]
 
 
+class PollingError(Model):
+    at: str
+    message: str
+
+
 class PipelineOut(Model):
     name: str
     repository: str
@@ -119,6 +130,10 @@ class PipelineOut(Model):
     build_timeout_seconds: int | None
     retention: RetentionModel
     last_build: BuildSummary | None
+    polling_error: PollingError | None = Field(
+        default=None,
+        description="Why the last poll of the repository failed; null while polling works.",
+    )
 
 
 class BuildPage(Model):
@@ -171,6 +186,7 @@ def build_summary(build: Build) -> BuildSummary:
         else {"number": build.retriggered.number, "step": format_step_id(build.retriggered.step)},
         pipeline_file_changed=build.pipeline_file_changed,
         message=build.message,
+        failed_steps=[format_step_id(step) for step in build.failed_steps],
     )
 
 
@@ -214,7 +230,19 @@ def build_detail(build: Build, steps: list[StepRecord]) -> BuildDetail:
     return BuildDetail(**build_summary(build).model_dump(), steps=step_tree(steps))
 
 
-def pipeline_out(pipeline: PipelineDefinition, last: Build | None) -> PipelineOut:
+def polling_error(stored: JsonValue) -> PollingError | None:
+    """The polling error the git watcher stored (`polling_error_key`), if any."""
+    if not isinstance(stored, dict):
+        return None
+    at, message = stored.get("at"), stored.get("message")
+    if not isinstance(at, str) or not isinstance(message, str):
+        return None
+    return PollingError(at=at, message=message)
+
+
+def pipeline_out(
+    pipeline: PipelineDefinition, last: Build | None, *, error: PollingError | None = None
+) -> PipelineOut:
     return PipelineOut(
         name=pipeline.name,
         repository=pipeline.repository,
@@ -228,4 +256,5 @@ def pipeline_out(pipeline: PipelineDefinition, last: Build | None) -> PipelineOu
             keep_builds=pipeline.retention.keep_builds, keep_days=pipeline.retention.keep_days
         ),
         last_build=None if last is None else build_summary(last),
+        polling_error=error,
     )

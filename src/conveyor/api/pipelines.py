@@ -27,13 +27,16 @@ from conveyor.api.pipeline_models import (
     build_detail,
     build_summary,
     pipeline_out,
+    polling_error,
 )
+from conveyor.api.repositories import check_repository, local_branch_head, resolve_commit
 from conveyor.api.responses import FastJSONResponse
 from conveyor.domain.build_reports import (
     KillBuild,
     KillStep,
     ReleaseStep,
     command_to_json,
+    commands_from_json,
     reports_from_json,
 )
 from conveyor.domain.builds import (
@@ -44,14 +47,16 @@ from conveyor.domain.builds import (
     StepStatus,
     Trigger,
     TriggerKind,
+    format_step_id,
     parse_step_id,
+    pending_commands_key,
     pipeline_key_prefixes,
 )
 from conveyor.domain.clock import format_timestamp
 from conveyor.domain.errors import Conflict, Invalid, NotFound, Violation
 from conveyor.domain.manual_triggers import resolve_parameters
 from conveyor.domain.pipelines import PipelineDefinition, check_pipeline
-from conveyor.domain.webhooks import seen_commits_prefix
+from conveyor.domain.webhooks import polling_error_key, seen_commit_key, seen_commits_prefix
 from conveyor.store import Transaction
 
 router = APIRouter(prefix="/api/pipelines", tags=["pipelines"])
@@ -87,14 +92,25 @@ def _last_build(tx: Transaction, name: str) -> Build | None:
     return builds[0] if builds else None
 
 
+def _pipeline_out(tx: Transaction, pipeline: PipelineDefinition) -> PipelineOut:
+    """The pipeline with its last build and its polling error."""
+    error = polling_error(tx.get_value(polling_error_key(pipeline.name)))
+    return pipeline_out(pipeline, _last_build(tx, pipeline.name), error=error)
+
+
 @router.post("", status_code=201, response_model=PipelineOut, summary="Register a pipeline")
 async def register_pipeline(request: Request, body: PipelineIn) -> PipelineOut:
     context = context_of(request)
     pipeline = check_pipeline(body.definition(context.clock.now()))
+    check_repository(pipeline.repository)
+    # watching starts here: the first poll builds only what is pushed after this
+    head = await local_branch_head(pipeline.repository, pipeline.branch)
     with context.store.transaction() as tx:
         if tx.get_pipeline(pipeline.name) is not None:
             raise Conflict(f"Pipeline '{pipeline.name}' already exists; PUT changes it")
         tx.put_pipeline(pipeline)
+        if head is not None:
+            tx.put_value(seen_commit_key(pipeline.name, pipeline.branch), head)
     context.control.wake()
     return pipeline_out(pipeline, None)
 
@@ -105,23 +121,25 @@ async def put_pipeline(request: Request, name: str, body: PipelineIn) -> Pipelin
     if body.name != name:
         raise Invalid([Violation("/name", "must match the name in the path")])
     pipeline = check_pipeline(body.definition(context.clock.now()))
+    check_repository(pipeline.repository)
     with context.store.transaction() as tx:
         tx.put_pipeline(pipeline)
-        last = _last_build(tx, name)
+        tx.delete_values(polling_error_key(name))  # the next check tells about the new settings
+        out = _pipeline_out(tx, pipeline)
     context.control.wake()
-    return pipeline_out(pipeline, last)
+    return out
 
 
 @router.get("", response_model=list[PipelineOut], summary="Every pipeline, with its last build")
 async def list_pipelines(request: Request) -> list[PipelineOut]:
     with context_of(request).store.transaction() as tx:
-        return [pipeline_out(p, _last_build(tx, p.name)) for p in tx.list_pipelines()]
+        return [_pipeline_out(tx, p) for p in tx.list_pipelines()]
 
 
 @router.get("/{name}", response_model=PipelineOut, summary="One pipeline")
 async def get_pipeline(request: Request, name: str) -> PipelineOut:
     with context_of(request).store.transaction() as tx:
-        return pipeline_out(_pipeline(tx, name), _last_build(tx, name))
+        return _pipeline_out(tx, _pipeline(tx, name))
 
 
 @router.delete("/{name}", status_code=204, summary="Forget a pipeline and its history")
@@ -134,6 +152,7 @@ async def delete_pipeline(request: Request, name: str) -> Response:
         tx.delete_pipeline(name)
         for prefix in (*pipeline_key_prefixes(name), seen_commits_prefix(name)):
             tx.delete_values(prefix=prefix)
+        tx.delete_values(polling_error_key(name))
     return Response(status_code=204)
 
 
@@ -141,9 +160,20 @@ async def delete_pipeline(request: Request, name: str) -> Response:
     "/{name}/builds", status_code=201, response_model=BuildDetail, summary="Trigger a build"
 )
 async def trigger_build(request: Request, name: str, body: TriggerIn) -> BuildDetail:
+    """A `commit` the pipeline's repository lacks is refused (422, `/commit`) when the
+    repository is on this machine; otherwise the build fails saying so."""
     context = context_of(request)
+    with context.store.transaction() as tx:
+        repository = _pipeline(tx, name).repository
+    commit = body.commit
+    if commit is not None and not commit.strip():
+        raise Invalid(
+            [Violation("/commit", "must be a commit id (or left out: the branch's head)")]
+        )
+    if commit is not None:
+        commit = await resolve_commit(repository, commit) or commit
     trigger = Trigger(
-        kind=TriggerKind.MANUAL, by=body.by, commit=body.commit, parameters=body.parameters
+        kind=TriggerKind.MANUAL, by=body.by, commit=commit, parameters=body.parameters
     )
     with context.store.transaction() as tx:
         build = request_build(tx, _pipeline(tx, name), trigger=trigger, now=context.clock.now())
@@ -322,6 +352,22 @@ async def kill_step(request: Request, name: str, number: int, step: str) -> Resp
     return Response(status_code=202)
 
 
+def _check_releasable(tx: Transaction, build: Build, record: StepRecord) -> None:
+    """Conflict unless the manual step waits and nobody has released it yet (a release is
+    pending until the worker takes it)."""
+    step = format_step_id(record.step)
+    where = f"Step {step} of build {build.pipeline} #{build.number}"
+    released_by = record.manual.released_by if record.manual is not None else None
+    if released_by is not None:
+        raise Conflict(f"{where} was already released by {released_by}")
+    if record.status is not StepStatus.WAITING:
+        raise Conflict(f"{where} is not waiting (it is {record.status.value})")
+    stored = tx.get_value(pending_commands_key(build.pipeline, build.number))
+    for command in commands_from_json(stored if isinstance(stored, list) else []):
+        if isinstance(command, ReleaseStep) and command.step == record.step:
+            raise Conflict(f"{where} was already released by {command.by}")
+
+
 @router.post(
     "/{name}/builds/{number}/steps/{step}/release",
     summary="Release a manual trigger that waits",
@@ -336,8 +382,7 @@ async def release_step(
         record = tx.get_step(name, number, step_id)
         if record is None or record.manual is None:
             raise NotFound(f"Build {name} #{number} has no manual step {step}")
-        if record.status is not StepStatus.WAITING:
-            raise Conflict(f"Step {step} is not waiting (it is {record.status.value})")
+        _check_releasable(tx, build, record)
         parameters = resolve_parameters(record.manual.parameters, body.parameters)
         add_command(tx, build, ReleaseStep(step=step_id, by=body.by, parameters=parameters))
     context.control.wake()

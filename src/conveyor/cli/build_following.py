@@ -64,7 +64,13 @@ def waiting_hint(build: JsonObject, step: JsonObject) -> Text:
 
 
 def failed_steps(build: JsonObject) -> list[JsonObject]:
-    """The failed steps that are not failed only because a step inside them failed."""
+    """The steps whose failure failed the build, as the server tells (`failedSteps`: a failed
+    condition a junction handled is not one); from an older server, the failed steps that are
+    not failed only because a step inside them failed."""
+    named = build.get("failedSteps")
+    if isinstance(named, list) and named:
+        by_id = {str(step.get("id")): step for step in all_steps(build)}
+        return [by_id[str(step_id)] for step_id in named if str(step_id) in by_id]
     failed = []
     for step in all_steps(build):
         children = step.get("children") or []

@@ -17,6 +17,7 @@ from conveyor.client import JsonObject
 STATUS_LOOKS = {
     "queued": ("·", "dim"),
     "pending": ("·", "dim"),
+    "skipped": ("–", "dim"),
     "running": ("▶", "cyan"),
     "waiting": ("⏸", "magenta"),
     "success": ("✔", "green"),
@@ -167,7 +168,8 @@ def step_label(step: JsonObject, now: datetime) -> Text:
     if step.get("reused"):
         label.append("  (reused)", style="dim")
     if step.get("message"):
-        label.append(f"  {step['message']}", style="red" if step.get("status") != "success" else "")
+        plain = step.get("status") in ("success", "skipped")
+        label.append(f"  {step['message']}", style="" if plain else "red")
     return label
 
 
@@ -228,7 +230,9 @@ def build_tree(build: JsonObject, now: datetime) -> Tree:
         )
     )
     steps = build.get("steps") or []
-    if not steps:
+    if not steps and build.get("finishedAt"):
+        root.add(Text("no steps: the build ended before it ran any (see its message)", style="dim"))
+    elif not steps:
         root.add(Text("no steps yet (the build has not started)", style="dim"))
     for step in steps:
         _add_step(root, step, now)

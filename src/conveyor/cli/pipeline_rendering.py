@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from conveyor.cli.build_rendering import format_age, format_duration, key_values, status_text
-from conveyor.cli.rendering import NONE
+from conveyor.cli.rendering import NONE, short_time
 from conveyor.client import JsonObject
 
 
@@ -51,9 +51,18 @@ def retention(pipeline: JsonObject) -> str:
     return f"{count}, {f'up to {days} days old' if days else 'of any age'}"
 
 
+def polling_problem(pipeline: JsonObject) -> Text | None:
+    """`git ls-remote failed: ... (since 12:03:04)` in red, when the last poll failed."""
+    error = pipeline.get("pollingError")
+    if not isinstance(error, dict):
+        return None
+    return Text(f"{error.get('message')} (at {short_time(error.get('at'))})", style="red")
+
+
 def pipeline_summary(pipeline: JsonObject) -> Table:
-    """The pipeline's settings as `key  value` lines."""
+    """The pipeline's settings as `key  value` lines, and why polling fails if it does."""
     timeout = pipeline.get("buildTimeoutSeconds")
+    problem = polling_problem(pipeline)
     return key_values(
         [
             ("name", str(pipeline.get("name", ""))),
@@ -62,6 +71,7 @@ def pipeline_summary(pipeline: JsonObject) -> Table:
             ("file", str(pipeline.get("file", ""))),
             ("webhook secret", "set" if pipeline.get("hasSecret") else "none"),
             ("polling", polling(pipeline)),
+            *([("polling error", problem)] if problem is not None else []),
             ("concurrent builds", f"up to {pipeline.get('maxConcurrentBuilds', 1)}"),
             ("build timeout", format_duration(timeout) if timeout else "none"),
             ("keeps", retention(pipeline)),

@@ -133,6 +133,18 @@ def add_pipeline(
             raise typer.Exit(EXIT_ERROR) from None
     verb = "changed" if replace else "added"
     print_success(f"{verb} pipeline {added['name']}: {added['repository']} ({added['branch']})")
+    if not replace:
+        show(Text(watching_hint(added), style="dim"))
+
+
+def watching_hint(pipeline: dict[str, Any]) -> str:
+    """What happens next: registering builds nothing."""
+    name = pipeline.get("name")
+    if pipeline.get("pollSeconds"):
+        watched = f"commits pushed to {pipeline.get('branch')} from now on are built"
+    else:
+        watched = "no polling: webhooks and triggers start builds"
+    return f"{watched}; `conveyor builds trigger {name}` builds what is there now"
 
 
 @pipelines.command("list")
@@ -141,7 +153,7 @@ def list_pipelines(ctx: typer.Context, as_json: JsonOption = False) -> None:
     with server_session(ctx) as client:
         found = client.list_pipelines()
     if as_json:
-        print_json(found)
+        print_json({"pipelines": found})
     elif found:
         show(pipelines_table(found, datetime.now(UTC)))
     else:

@@ -108,7 +108,7 @@ class LogLine:
 
 
 BUILD_ENDINGS = frozenset({"success", "failure", "killed"})
-STEP_ENDINGS = BUILD_ENDINGS | {"dead"}
+STEP_ENDINGS = BUILD_ENDINGS | {"dead", "skipped"}
 
 
 def build_has_ended(build: JsonObject) -> bool:

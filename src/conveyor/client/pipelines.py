@@ -5,7 +5,7 @@
 with ConveyorClient("http://127.0.0.1:8080") as client:
     client.create_pipeline({"name": "shop", "repository": "/src/shop", "pollSeconds": None})
     build = client.trigger_build("shop", by="ada")
-    ended = client.wait_for_build("shop", build["number"], timeout=600)
+    ended = client.wait_for_build("shop", build["number"], timeout=600)  # or BuildWaitTimeout
     print(ended["status"], client.read_step_output("shop", build["number"], "1"))
 ```
 
@@ -20,12 +20,26 @@ from collections.abc import Callable, Generator, Iterator, Mapping
 from typing import Any
 from urllib.parse import quote
 
+from conveyor.client.errors import ClientError
 from conveyor.client.models import BuildPage, JsonObject, OutputLine, build_has_ended
 from conveyor.client.sse import SseMessage, SseParser
 from conveyor.client.transport import Transport
 
 BuildCallback = Callable[[JsonObject], None]
 StopCheck = Callable[[], bool]
+
+
+class BuildWaitTimeout(ClientError, TimeoutError):
+    """`wait_for_build` gave up: the build had not ended when its `timeout` passed. `build` is
+    the last look at it (the build goes on)."""
+
+    def __init__(self, build: JsonObject, timeout: float) -> None:
+        name = f"{build.get('pipeline')} #{build.get('number')}"
+        super().__init__(
+            None, f"build {name} has not ended after {timeout:g} s (it is {build.get('status')})"
+        )
+        self.build = build
+        self.timeout = timeout
 
 
 def _pipeline_path(name: str) -> str:
@@ -111,14 +125,17 @@ class PipelineCalls(Transport):
         poll_interval: float = 0.5,
     ) -> JsonObject:
         """Look at the build until it ends, calling `on_progress` with each look; the ended
-        build, or the last look if `timeout` seconds passed first (check `build_has_ended`)."""
+        build. Raises BuildWaitTimeout (a TimeoutError and a ClientError, with the last look
+        as `build`) when `timeout` seconds pass first."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             build = self.get_build(pipeline, number)
             if on_progress is not None:
                 on_progress(build)
-            if build_has_ended(build) or (deadline is not None and time.monotonic() > deadline):
+            if build_has_ended(build):
                 return build
+            if deadline is not None and time.monotonic() > deadline:
+                raise BuildWaitTimeout(build, timeout or 0.0)
             time.sleep(poll_interval)
 
     def retrigger_build(
@@ -133,11 +150,11 @@ class PipelineCalls(Transport):
 
     def kill_build(self, pipeline: str, number: int) -> None:
         """Ask for the build to be killed (it ends shortly after). Raises Conflict if it ended."""
-        self._request("POST", f"{_build_path(pipeline, number)}/kill")
+        self._request("POST", f"{_build_path(pipeline, number)}/kill", body={})
 
     def kill_step(self, pipeline: str, number: int, step: str) -> None:
         """Ask for one running step to be killed; what follows decides how the build goes on."""
-        self._request("POST", f"{_step_path(pipeline, number, step)}/kill")
+        self._request("POST", f"{_step_path(pipeline, number, step)}/kill", body={})
 
     def release_step(
         self, pipeline: str, number: int, step: str, *, by: str, parameters: Mapping[str, Any]

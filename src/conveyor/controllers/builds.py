@@ -26,6 +26,7 @@ from conveyor.domain.build_orders import BuildOrder, RecordedStep, order_to_json
 from conveyor.domain.builds import (
     Build,
     BuildStatus,
+    StepId,
     StepStatus,
     build_keys,
     build_task_id,
@@ -130,13 +131,26 @@ class BuildRunner:
                 return
             killed = is_killing(tx, current)
             reason = "killed" if killed else _death_reason(exit_code)
+            step_status = StepStatus.KILLED if killed else StepStatus.DEAD
+            dead: list[StepId] = []
             for record in tx.list_steps(build.pipeline, build.number):
                 if record.status in (StepStatus.RUNNING, StepStatus.WAITING):
-                    step_status = StepStatus.KILLED if killed else StepStatus.DEAD
                     ended = replace(record, status=step_status, finished_at=now, message=reason)
                     tx.put_step(ended)
+                    dead.append(record.step)
+                elif record.status is StepStatus.PENDING:
+                    tx.put_step(replace(record, status=StepStatus.SKIPPED))
             build_status = BuildStatus.KILLED if killed else BuildStatus.FAILURE
-            tx.put_build(replace(current, status=build_status, finished_at=now, message=reason))
+            failed = () if killed else _innermost(dead)
+            tx.put_build(
+                replace(
+                    current,
+                    status=build_status,
+                    finished_at=now,
+                    message=reason,
+                    failed_steps=failed,
+                )
+            )
         log.info("build %s #%s ended: %s", build.pipeline, build.number, reason)
 
     async def reconcile(self) -> None:
@@ -278,6 +292,11 @@ class BuildRunner:
                 tx.delete_values(*(k for n in pruned for k in build_keys(pipeline.name, n)))
             for number in pruned:
                 shutil.rmtree(self.build_dir(pipeline.name, number), ignore_errors=True)
+
+
+def _innermost(steps: list[StepId]) -> tuple[StepId, ...]:
+    """The steps none of the others is inside of."""
+    return tuple(s for s in steps if not any(o[: len(s)] == s and o != s for o in steps))
 
 
 def _death_reason(exit_code: int | None) -> str:

@@ -1,13 +1,21 @@
 """The git watcher: polls each pipeline's branch for new commits, the fallback when no webhook
 arrives and the catch-up after a restart.
 
-Every pipeline is checked once when the watcher starts; after that, every `poll_seconds` (never,
-when None; a failed startup check is retried every minute until one succeeds). A check asks the
-repository for the branch's head (`git ls-remote`); when it differs from the last commit seen
-for the pipeline's branch (the store value `seen_commit_key`, shared with the webhook route), it
-fetches the branch into a bare mirror under `<data_dir>/git-mirrors/` and requests a build of
-each commit since the seen one, oldest first, at most the newest `MAX_COMMITS`: pushes made
-while the server was down are built after it restarts, each once.
+A pipeline with polling on is checked when the watcher starts (or the pipeline is added) and
+then every `poll_seconds`; a pipeline with polling off (`poll_seconds` None) is never checked:
+only webhooks and people start its builds. A check asks the repository for the branch's head
+(`git ls-remote`). Registering a pipeline builds nothing: the API records a local repository's
+head as seen when the pipeline is added; otherwise the first check of a pipeline that has seen
+no commit yet records the head — or, when the pipeline already has a build (asked for by hand
+before that check), takes the newest build's commit as the last seen. Later,
+when the head differs from the last commit seen for the pipeline's branch (the store value
+`seen_commit_key`, shared with the webhook route), it fetches the branch into a bare mirror under
+`<data_dir>/git-mirrors/` and requests a build of each commit since the seen one, oldest first, at
+most the newest `MAX_COMMITS`: pushes made while the server was down are built after it restarts,
+each once, and a commit some build already has (however it was triggered) is not built again.
+
+A check that fails is stored as the pipeline's polling error (`polling_error_key`, shown with the
+pipeline) until a check succeeds.
 """
 
 from __future__ import annotations
@@ -25,16 +33,15 @@ from typing import Protocol
 
 from conveyor.controllers.wakeup import Wakeup
 from conveyor.domain.builds import Build, Trigger, TriggerKind
-from conveyor.domain.clock import Clock
+from conveyor.domain.clock import Clock, format_timestamp
 from conveyor.domain.pipelines import PipelineDefinition
-from conveyor.domain.webhooks import seen_commit_key
+from conveyor.domain.webhooks import polling_error_key, seen_commit_key
 from conveyor.store import Store, Transaction
 
 log = logging.getLogger(__name__)
 
 GIT_TIMEOUT_SECONDS = 30.0
 MAX_COMMITS = 20
-RETRY_SECONDS = 60.0
 MIRRORS_DIR = "git-mirrors"
 
 WatchKey = tuple[str, str, str, int | None]
@@ -75,7 +82,6 @@ class GitWatcher:
         self._checks: dict[WatchKey, asyncio.Task[None]] = {}
         self._mirror_locks: dict[Path, asyncio.Lock] = {}
         self._mirrors_in_use: frozenset[Path] | None = None
-        self._started = False
 
     async def run(self) -> None:
         try:
@@ -99,13 +105,12 @@ class GitWatcher:
         due: dict[WatchKey, float | None] = {}
         for pipeline in pipelines:
             key = (pipeline.name, pipeline.repository, pipeline.branch, pipeline.poll_seconds)
-            first = now if not self._started or pipeline.poll_seconds else None
+            first = now if pipeline.poll_seconds is not None else None
             due[key] = self._due.get(key, first)
             moment = due[key]
             if moment is not None and moment <= now and key not in self._checks:
                 self._checks[key] = asyncio.create_task(self._check_and_reschedule(pipeline, key))
         self._due = due
-        self._started = True
         self._remove_unused_mirrors(frozenset(self._mirror_of(p.repository) for p in pipelines))
 
     def _mirror_of(self, repository: str) -> Path:
@@ -126,37 +131,53 @@ class GitWatcher:
                 shutil.rmtree(mirror, ignore_errors=True)
 
     async def _check_and_reschedule(self, pipeline: PipelineDefinition, key: WatchKey) -> None:
-        succeeded = False
         try:
             await self.check(pipeline)
-            succeeded = True
+            self._record_polling_error(pipeline, None)
         except GitError as error:
             log.warning(
                 "pipeline %s: cannot read %s: %s", pipeline.name, pipeline.repository, error
             )
-        except Exception:
+            self._record_polling_error(pipeline, str(error))
+        except Exception as error:
             log.exception("pipeline %s: checking for new commits failed", pipeline.name)
+            self._record_polling_error(pipeline, f"checking for new commits failed: {error!r}")
         finally:
             self._checks.pop(key, None)
             if key in self._due:
-                self._due[key] = self._next_check(pipeline, succeeded=succeeded)
+                self._due[key] = self._next_check(pipeline)
 
-    def _next_check(self, pipeline: PipelineDefinition, *, succeeded: bool) -> float | None:
-        now = self._clock.monotonic()
-        if pipeline.poll_seconds is not None:
-            return now + pipeline.poll_seconds
-        return None if succeeded else now + RETRY_SECONDS
+    def _next_check(self, pipeline: PipelineDefinition) -> float | None:
+        if pipeline.poll_seconds is None:
+            return None
+        return self._clock.monotonic() + pipeline.poll_seconds
+
+    def _record_polling_error(self, pipeline: PipelineDefinition, message: str | None) -> None:
+        """Keep the failure of the pipeline's last check (None: it succeeded) for people to
+        see with the pipeline."""
+        key = polling_error_key(pipeline.name)
+        with self._store.transaction() as tx:
+            if message is None:
+                tx.delete_values(key)
+            elif tx.get_pipeline(pipeline.name) is not None:
+                tx.put_value(key, {"at": format_timestamp(self._clock.now()), "message": message})
 
     async def check(self, pipeline: PipelineDefinition) -> list[Build]:
-        """Request builds of the commits on the pipeline's branch since the last seen one;
-        the builds queued (commits already built or queued are left out)."""
+        """Request builds of the commits on the pipeline's branch since the last seen one
+        (before the first poll: since the newest build's, if any; else the head is only
+        recorded); the builds queued (commits already built or queued are left out)."""
         head = await branch_head(pipeline.repository, pipeline.branch)
+        if head is None:
+            raise GitError(f"the repository has no branch {pipeline.branch!r} (yet)")
         seen = self._seen_commit(pipeline)
-        if head is None or head == seen:
+        since = seen or self._last_built_commit(pipeline)
+        if since is None or head == since:
+            if seen is None:
+                self._start_watching(pipeline, head)
             return []
         mirror = self._mirror_of(pipeline.repository)
         async with self._mirror_locks.setdefault(mirror, asyncio.Lock()):
-            commits = await new_commits(mirror, pipeline.repository, pipeline.branch, seen, head)
+            commits = await new_commits(mirror, pipeline.repository, pipeline.branch, since, head)
         builds = self._request_builds(pipeline, commits, seen=seen)
         if builds:
             self._wakeup.ring()
@@ -166,6 +187,20 @@ class GitWatcher:
         with self._store.transaction() as tx:
             seen = tx.get_value(seen_commit_key(pipeline.name, pipeline.branch))
         return seen if isinstance(seen, str) else None
+
+    def _last_built_commit(self, pipeline: PipelineDefinition) -> str | None:
+        """The commit of the pipeline's newest build that has one (a build asked for by hand
+        before the first poll: the commits after it are new)."""
+        with self._store.transaction() as tx:
+            builds = tx.list_builds(pipeline.name, limit=10)
+        return next((build.commit for build in builds if build.commit), None)
+
+    def _start_watching(self, pipeline: PipelineDefinition, head: str) -> None:
+        """Record `head` as the first commit seen (unless a webhook recorded one meanwhile)."""
+        key = seen_commit_key(pipeline.name, pipeline.branch)
+        with self._store.transaction() as tx:
+            if tx.get_value(key) is None and tx.get_pipeline(pipeline.name) == pipeline:
+                tx.put_value(key, head)
 
     def _request_builds(
         self, pipeline: PipelineDefinition, commits: list[str], *, seen: str | None
@@ -253,6 +288,16 @@ async def run_git(*args: str) -> str:
                 os.killpg(process.pid, signal.SIGKILL)
             await process.wait()
     if process.returncode != 0:
-        message = stderr.decode(errors="replace").strip().splitlines()
-        raise GitError(f"git {command} failed: {message[-1] if message else process.returncode}")
+        said = what_git_said(stderr.decode(errors="replace"))
+        raise GitError(f"git {command} failed: {said or f'exit status {process.returncode}'}")
     return stdout.decode()
+
+
+def what_git_said(stderr: str) -> str:
+    """git's complaint in one line: its `fatal:`/`error:` lines (without the prefix), else all
+    of its lines; `'/srv/x' does not appear to be a git repository; Could not read from remote
+    repository.` rather than the last line of the advice that follows."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    prefixes = ("fatal:", "error:")
+    errors = [line.split(":", 1)[1].strip() for line in lines if line.startswith(prefixes)]
+    return "; ".join(errors or lines)

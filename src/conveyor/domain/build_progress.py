@@ -73,10 +73,11 @@ def _finished_step(
             released_parameters=report.released_parameters,
             released_at=report.at,
         )
+    skipped = report.status is StepStatus.SKIPPED
     return replace(
         record,
         status=report.status,
-        started_at=record.started_at or report.at,
+        started_at=record.started_at or (None if skipped else report.at),
         finished_at=report.at,
         details=report.details,
         values=report.values,
@@ -121,7 +122,11 @@ def apply_report(build: Build, known: Mapping[StepId, StepRecord], report: Repor
         return _started(build, known, report)
     if isinstance(report, BuildFinished):
         finished = replace(
-            build, status=report.status, finished_at=report.at, message=report.message
+            build,
+            status=report.status,
+            finished_at=report.at,
+            message=report.message,
+            failed_steps=report.failed_steps,
         )
         return Progress(finished, steps=end_unfinished_steps(known, StepStatus.KILLED, report))
     progress = _step_progress(build, known, report)
@@ -133,10 +138,12 @@ def apply_report(build: Build, known: Mapping[StepId, StepRecord], report: Repor
 def end_unfinished_steps(
     known: Mapping[StepId, StepRecord], status: StepStatus, report: BuildFinished
 ) -> dict[StepId, StepRecord]:
-    """Steps still running or waiting when the build ended get `status` (pending ones stay
-    pending: they never ran)."""
+    """Steps still running or waiting when the build ended get `status`; pending ones never
+    ran: they are skipped."""
     return {
         step: replace(record, status=status, finished_at=report.at, message=report.message)
-        for step, record in known.items()
         if record.status in (StepStatus.RUNNING, StepStatus.WAITING)
+        else replace(record, status=StepStatus.SKIPPED)
+        for step, record in known.items()
+        if record.status in (StepStatus.RUNNING, StepStatus.WAITING, StepStatus.PENDING)
     }

@@ -77,6 +77,8 @@ class BuildFinished:
     status: BuildStatus
     at: datetime
     message: str | None = None
+    failed_steps: tuple[StepId, ...] = ()
+    """The steps whose failure failed the build (not a junction's condition it handled)."""
 
 
 Report = BuildStarted | StepStarted | StepWaiting | StepOutput | StepFinished | BuildFinished
@@ -181,6 +183,7 @@ def report_to_json(numbered: NumberedReport) -> JsonObject:
             "type": "build-finished",
             "status": report.status.value,
             "message": report.message,
+            "failedSteps": [format_step_id(step) for step in report.failed_steps],
         }
     return document
 
@@ -327,9 +330,22 @@ def _read_report(reader: _Reader) -> Report:
         except ValueError as error:
             raise reader.fail("status", "expected a build status") from error
         return BuildFinished(
-            status=status, at=reader.moment(), message=reader.text("message", optional=True)
+            status=status,
+            at=reader.moment(),
+            message=reader.text("message", optional=True),
+            failed_steps=_read_step_ids(reader, "failedSteps"),
         )
     raise reader.fail("type", f"unknown report type {kind!r}")
+
+
+def _read_step_ids(reader: _Reader, field: str) -> tuple[StepId, ...]:
+    raw = reader.document.get(field) or []
+    if not isinstance(raw, list) or not all(isinstance(item, str) for item in raw):
+        raise reader.fail(field, "expected a list of step ids")
+    try:
+        return tuple(parse_step_id(str(item)) for item in raw)
+    except ValueError as error:
+        raise reader.fail(field, "expected step ids such as '3' or '2.1'") from error
 
 
 def reports_from_json(document: JsonValue) -> list[NumberedReport]:

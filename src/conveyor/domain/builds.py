@@ -36,6 +36,7 @@ def is_ancestor(step_id: StepId, of: StepId) -> bool:
 
 class StepStatus(StrEnum):
     PENDING = "pending"  # known from the pipeline's structure, not started
+    SKIPPED = "skipped"  # never ran: a junction's branch not taken, or the build ended first
     RUNNING = "running"
     WAITING = "waiting"  # a manual trigger waits for a person
     SUCCESS = "success"
@@ -45,7 +46,13 @@ class StepStatus(StrEnum):
 
     @property
     def is_final(self) -> bool:
-        return self in (StepStatus.SUCCESS, StepStatus.FAILURE, StepStatus.KILLED, StepStatus.DEAD)
+        return self in (
+            StepStatus.SUCCESS,
+            StepStatus.FAILURE,
+            StepStatus.KILLED,
+            StepStatus.DEAD,
+            StepStatus.SKIPPED,
+        )
 
 
 class BuildStatus(StrEnum):
@@ -113,6 +120,8 @@ class Build:
     """How many of the worker's reports the store holds (reports are numbered from 1)."""
     worker_token: str | None = None
     """The secret the build's worker presents when it reports (Authorization: Bearer)."""
+    failed_steps: tuple[StepId, ...] = ()
+    """The steps whose failure failed the build (a failure a junction handled is not one)."""
 
     @property
     def duration_seconds(self) -> float | None:

@@ -85,6 +85,12 @@ def seen_commit_key(pipeline: str, branch: str) -> str:
     return f"{seen_commits_prefix(pipeline)}{branch}"
 
 
+def polling_error_key(pipeline: str) -> str:
+    """The store value holding why the pipeline's last poll failed (`{"at", "message"}`);
+    absent while polling works."""
+    return f"git.polling-error:{pipeline}"
+
+
 def parse_push(headers: Mapping[str, str], body: bytes) -> Push | Ignored:
     """What a delivery announced. Raises MalformedInput for an unreadable body and Invalid
     naming the field for a payload that lacks what a push must carry."""

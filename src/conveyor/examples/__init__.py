@@ -14,8 +14,10 @@ import subprocess
 from importlib import resources
 from pathlib import Path
 
+from conveyor.api.builds import request_build
 from conveyor.api.changes import deploy
 from conveyor.domain.app_json import app_from_json
+from conveyor.domain.builds import Trigger, TriggerKind
 from conveyor.domain.clock import Clock
 from conveyor.domain.pipelines import PipelineDefinition
 from conveyor.store import Store
@@ -69,13 +71,15 @@ def seed_examples(store: Store, clock: Clock, *, data_dir: Path, server_url: str
         if tx.get_app(app.id) is None:
             deploy(tx, {app.id: app}, now=now)
         if tx.get_pipeline(PIPELINE) is None:
-            tx.put_pipeline(
-                PipelineDefinition(
-                    name=PIPELINE,
-                    repository=str(repository),
-                    branch="main",
-                    poll_seconds=30,
-                    created_at=now,
-                )
+            pipeline = PipelineDefinition(
+                name=PIPELINE,
+                repository=str(repository),
+                branch="main",
+                poll_seconds=30,
+                created_at=now,
             )
+            tx.put_pipeline(pipeline)
+            # registering builds nothing; the example's first build is asked for here
+            first = Trigger(kind=TriggerKind.MANUAL, by="conveyor up")
+            request_build(tx, pipeline, trigger=first, now=now)
         tx.put_value(SEEDED, True)

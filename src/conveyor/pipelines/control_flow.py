@@ -26,6 +26,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from conveyor.domain.build_reports import StepFinished
 from conveyor.domain.builds import StepStatus, format_step_id
 from conveyor.pipelines.context import Context
 from conveyor.pipelines.execution import execution_of, merge_values, run_child, run_sequence
@@ -53,8 +54,14 @@ def sequence(*steps: Any) -> ControlFlow:
 
 
 def as_parent_result(result: StepResult) -> StepResult:
-    """A child's result as its parent's: status, values and message, not output or details."""
-    return StepResult(result.status, values=result.values, message=result.message)
+    """A child's result as its parent's: status, values, message and the failed steps, not
+    output or details."""
+    return StepResult(
+        result.status,
+        values=result.values,
+        message=result.message,
+        failed_steps=result.failed_steps,
+    )
 
 
 OnResult = Callable[[int, StepResult, list[Context]], None]
@@ -93,12 +100,14 @@ def _combined(results: Sequence[StepResult], ctx: Context) -> StepResult:
     values: dict[str, Any] = {}
     for result in results:
         values = merge_values(values, result.values)
+    failed = tuple(step for result in results for step in result.failed_steps)
     for status in (StepStatus.FAILURE, StepStatus.KILLED):
         for index, result in enumerate(results, start=1):
             if result.status is status:
                 child = format_step_id((*ctx.step_id, index))
                 reason = result.message or status.value
-                return StepResult(status, values=values, message=f"{child}: {reason}")
+                message = f"{child}: {reason}"
+                return StepResult(status, values=values, message=message, failed_steps=failed)
     return StepResult(StepStatus.SUCCESS, values=values)
 
 
@@ -143,10 +152,23 @@ def junction(condition: Any, then: Any, else_: Any) -> ControlFlow:
         decided = run_child(children[0], args, ctx, 1)
         if decided.status is StepStatus.KILLED:
             return as_parent_result(decided)
-        branch = 2 if decided.is_success else 3
+        branch, other = (2, 3) if decided.is_success else (3, 2)
+        condition = format_step_id((*ctx.step_id, 1))
+        outcome = "succeeded" if decided.is_success else "failed"
+        report_skipped(ctx, other, f"not taken: condition {condition} {outcome}")
+        # the condition's failure, if any, was the question, not the answer: only the branch
+        # taken can fail the junction
         return as_parent_result(run_child(children[branch - 1], args, ctx, branch))
 
     return ControlFlow("junction", children, run)
+
+
+def report_skipped(ctx: Context, index: int, message: str) -> None:
+    """Report the `index`-th child of `ctx`'s step as skipped: it will not run."""
+    execution = execution_of(ctx)
+    step = (*ctx.step_id, index)
+    now = execution.clock.now()
+    execution.report(StepFinished(step, StepStatus.SKIPPED, now, message=message))
 
 
 def alias(name: str, step: Any) -> ControlFlow:

@@ -3,12 +3,14 @@
 Every step, at any depth, goes through the same chain of one-purpose wrappers (LambdaCD's
 design), innermost first:
 
-    call            the step function; what it returned as a StepResult ("no status" → failure)
+    call            the step function, with what it prints going to its output (see
+                    `step_streams`); what it returned as a StepResult ("no status" → failure)
     started         report StepStarted
     failure         an exception becomes a failure with its traceback as output
     kill handling   a cancelled step ends killed (one cancelled before it starts is not run);
                     KillStep commands find the step while it runs
-    finished        write the result's output, report StepFinished
+    finished        write the result's output, report StepFinished; a failure that names no
+                    failed step inside it names itself (`failed_steps`)
     reuse           retriggered builds: a step before the retriggered one is not run; it is
                     reported finished as recorded (`reused`) and its values flow on
 
@@ -29,6 +31,7 @@ from conveyor.domain.clock import Clock, SystemClock
 from conveyor.pipelines.cancellation import StepCancelled
 from conveyor.pipelines.context import Context, OutputWriter
 from conveyor.pipelines.reporting import Reporter
+from conveyor.pipelines.step_streams import printing_to, redirected_to_steps
 from conveyor.pipelines.steps import Args, StepFunction, StepResult, step_name, to_step_result
 
 if TYPE_CHECKING:
@@ -81,7 +84,8 @@ class Execution:
 
 
 def call_step(step: StepFunction, args: Args, ctx: Context) -> StepResult:
-    return to_step_result(step(args, ctx))
+    with printing_to(ctx.output):
+        return to_step_result(step(args, ctx))
 
 
 def started(handler: Handler, execution: Execution) -> Handler:
@@ -128,6 +132,8 @@ def kill_handling(handler: Handler, execution: Execution) -> Handler:
 def finished(handler: Handler, execution: Execution) -> Handler:
     def handle(step: StepFunction, args: Args, ctx: Context) -> StepResult:
         result = handler(step, args, ctx)
+        if result.status is StepStatus.FAILURE and not result.failed_steps:
+            result = replace(result, failed_steps=(ctx.step_id,))
         if result.output:
             ctx.output.write(result.output)
         released = result.released
@@ -229,7 +235,12 @@ def next_args(
 def summarize(child: StepId, result: StepResult, values: Mapping[str, Any]) -> StepResult:
     """The result of a step whose child `child` ended with `result`."""
     reason = result.message or result.status.value
-    return StepResult(result.status, values=values, message=f"{format_step_id(child)}: {reason}")
+    return StepResult(
+        result.status,
+        values=values,
+        message=f"{format_step_id(child)}: {reason}",
+        failed_steps=result.failed_steps,
+    )
 
 
 def build_status(result: StepResult) -> BuildStatus:
@@ -252,6 +263,30 @@ def run_build(
     """Run the pipeline's steps with `context` as the root (its `controls` deliver commands),
     reporting through `reporter`. Returns how the build ended (BuildStarted/BuildFinished are
     the caller's to report)."""
+    return build_status(
+        execute_build(
+            pipeline,
+            context=context,
+            reporter=reporter,
+            recorded=recorded,
+            retrigger_from=retrigger_from,
+            clock=clock,
+        )
+    )
+
+
+def execute_build(
+    pipeline: Pipeline,
+    *,
+    context: Context,
+    reporter: Reporter,
+    recorded: Mapping[StepId, RecordedStep] | None = None,
+    retrigger_from: StepId | None = None,
+    clock: Clock | None = None,
+) -> StepResult:
+    """`run_build`, answering with the result of the pipeline's steps as a sequence (its
+    `failed_steps`: the failures that failed the build)."""
     execution = Execution(reporter, recorded=recorded, retrigger_from=retrigger_from, clock=clock)
     root = replace(context, step_id=(), execution=execution)
-    return build_status(run_sequence(pipeline.steps, {}, root))
+    with redirected_to_steps():
+        return run_sequence(pipeline.steps, {}, root)

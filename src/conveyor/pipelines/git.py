@@ -62,8 +62,11 @@ def check_out_source(repository: str, branch: str, commit: str | None, directory
     except SourceError:
         if commit is None:
             raise
-        _git(directory, "fetch", "--quiet", "origin", commit)  # not on any branch fetched
-        _git(directory, "checkout", "--quiet", "--force", "--detach", target)
+        try:  # not on any branch fetched
+            _git(directory, "fetch", "--quiet", "origin", commit)
+            _git(directory, "checkout", "--quiet", "--force", "--detach", target)
+        except SourceError as error:
+            raise SourceError(f"there is no commit {commit} in {repository} ({error})") from None
     if commit is not None and FULL_COMMIT.fullmatch(commit):
         return commit
     return _git(directory, "rev-parse", "HEAD")

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from conveyor.domain.build_reports import ReleaseStep, detail_from_json
-from conveyor.domain.builds import Detail, StepStatus
+from conveyor.domain.builds import Detail, StepId, StepStatus
 
 if TYPE_CHECKING:
     from conveyor.pipelines.context import Context
@@ -41,6 +41,9 @@ class StepResult:
     """Why it failed or was killed, in a few words ("exit code 2")."""
     released: ReleaseStep | None = None
     """For a manual trigger: who released it, with which parameters."""
+    failed_steps: tuple[StepId, ...] = ()
+    """Set by the executor: the steps whose failure this result comes from (this step itself
+    when none inside it failed; a junction's condition it handled is not one)."""
 
     def __post_init__(self) -> None:
         # Authors may pass "success" and a list of details: store the enum and a tuple.

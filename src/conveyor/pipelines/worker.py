@@ -19,11 +19,18 @@ trigger, kill a step, kill the build). While the server is away the build goes o
 keeps everything. A checkout or pipeline file that fails is a failed build (`BuildFinished` with
 a message; `BuildStarted` is reported whenever the commit is known, with digest "" when there is
 no pipeline file). An order with `timeout_seconds` is cancelled when they have passed: failure,
-"build timed out after N s". SIGTERM kills the build (its steps' process groups included).
+"build timed out after N s".
+
+SIGTERM kills the build (its steps' process groups included; a manual trigger stops waiting):
+`BuildFinished(killed, "the build worker was terminated")`. The worker then gives the server at
+most `TERM_SHIP_SECONDS` to take its reports (the spool keeps the rest: the server reads it when
+the worker has ended), and if the build has not ended `TERM_GRACE_SECONDS` after the signal (a
+step that ignores its cancellation), it records the end in the spool and exits anyway.
 
 Exit status: 0 the build ran (whatever its result) and the server has all reports; 75 the build
-ran but the server did not acknowledge every report within the deadline (default 600 s): the
-spool holds them; 1 the worker itself broke (it reports `BuildFinished(failure, message)` first
+ran but the server did not acknowledge every report within the deadline (default 600 s; after a
+SIGTERM, `TERM_SHIP_SECONDS`): the spool holds them; 143 terminated by SIGTERM and a step did not
+stop in time; 1 the worker itself broke (it reports `BuildFinished(failure, message)` first
 when it can); 2 the build directory is unusable (no readable build.json, or a spool exists
 already: a build directory serves one worker run).
 """
@@ -31,6 +38,8 @@ already: a build directory serves one worker run).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import signal
 import sys
 import threading
@@ -45,7 +54,7 @@ from conveyor.domain.builds import BuildStatus
 from conveyor.domain.clock import SystemClock
 from conveyor.pipelines.context import Context
 from conveyor.pipelines.controls import BuildControls
-from conveyor.pipelines.execution import run_build
+from conveyor.pipelines.execution import build_status, execute_build
 from conveyor.pipelines.git import SourceError, check_out_source
 from conveyor.pipelines.loading import file_digest, load_pipeline
 from conveyor.pipelines.reporters.spool import SpoolReporter
@@ -54,6 +63,12 @@ from conveyor.pipelines.shipping import Shipper
 
 EXIT_UNSHIPPED = 75
 EXIT_UNUSABLE = 2
+EXIT_TERMINATED = 128 + signal.SIGTERM
+TERM_SHIP_SECONDS = 3.0
+"""After a SIGTERM: how long the server gets to take the last reports."""
+TERM_GRACE_SECONDS = 5.0
+"""After a SIGTERM: how long the build gets to end before the worker exits anyway."""
+TERMINATED = "the build worker was terminated"
 SPOOL_FILE = "reports.jsonl"
 _clock = SystemClock()
 
@@ -101,15 +116,17 @@ def run_order(
         server=order.server,
         controls=controls,
     )
-    status = run_build(
+    result = execute_build(
         pipeline,
         context=context,
         reporter=reporter,
         recorded={recorded.step: recorded for recorded in order.recorded},
         retrigger_from=order.retrigger_from,
     )
+    status = build_status(result)
     message = controls.cancellation.reason if status is BuildStatus.KILLED else None
-    return BuildFinished(status, _clock.now(), message=message)
+    failed = result.failed_steps if status is BuildStatus.FAILURE else ()
+    return BuildFinished(status, _clock.now(), message=message, failed_steps=failed)
 
 
 def run_order_in_time(
@@ -153,7 +170,7 @@ def work(build_dir: Path, *, ship_deadline: float) -> int:
     shipper = Shipper(spool.path, reports_url(order), order.token, apply_commands)
     spool.on_append = shipper.notify
     shipper.start()
-    _kill_on_sigterm(controls)
+    terminated = _kill_on_sigterm(controls, spool)
     exit_code = 0
     try:
         finished = run_order_in_time(order, build_dir, spool, controls)
@@ -166,17 +183,36 @@ def work(build_dir: Path, *, ship_deadline: float) -> int:
     except Exception:
         traceback.print_exc()
         exit_code = 1
+    if terminated.is_set():
+        ship_deadline = min(ship_deadline, TERM_SHIP_SECONDS)
     if not shipper.finish(ship_deadline):
         print(f"conveyor worker: reports left unshipped in {spool.path}", file=sys.stderr)
         return exit_code or EXIT_UNSHIPPED
     return exit_code
 
 
-def _kill_on_sigterm(controls: BuildControls) -> None:
+def _kill_on_sigterm(controls: BuildControls, spool: SpoolReporter) -> threading.Event:
+    """On SIGTERM, kill the build; if it has not ended `TERM_GRACE_SECONDS` later, record its
+    end in the spool and exit. The event tells whether SIGTERM came."""
+    terminated = threading.Event()
+
+    def give_up() -> None:
+        print(f"conveyor worker: the build did not end {TERM_GRACE_SECONDS:g} s after SIGTERM")
+        with contextlib.suppress(Exception):
+            spool.report(BuildFinished(BuildStatus.KILLED, _clock.now(), message=TERMINATED))
+            spool.close()
+        os._exit(EXIT_TERMINATED)
+
     def on_sigterm(signum: int, frame: FrameType | None) -> None:
-        controls.apply(KillBuild("the build worker was terminated"))
+        if not terminated.is_set():
+            terminated.set()
+            timer = threading.Timer(TERM_GRACE_SECONDS, give_up)
+            timer.daemon = True
+            timer.start()
+        controls.apply(KillBuild(TERMINATED))
 
     signal.signal(signal.SIGTERM, on_sigterm)
+    return terminated
 
 
 def main(argv: list[str] | None = None) -> int:
