@@ -57,13 +57,14 @@ SEED_APPS: tuple[dict[str, Any], ...] = (
 SEED_GROUP: dict[str, Any] = {"id": "/fuzz/explicit", "dependencies": ["/fuzz/seed"]}
 SEED_PIPELINE: dict[str, Any] = {
     "name": "fuzz-seed",
-    "repository": "/nonexistent/fuzz-seed.git",
+    "repository": "fuzz://git.invalid/fuzz/seed.git",
     "branch": "main",
     "pollSeconds": None,
     "secret": "fuzz-secret",
 }
 """A pipeline whose pushes must be signed: fuzzed deliveries for its repository are refused (401)
-and start no build."""
+and start no build. Its repository is remote, in a scheme git has no transport for, so nothing
+checks it at registration and no poll or build reaches the network."""
 
 
 def without_volatile(value: Any) -> Any:

@@ -19,7 +19,7 @@ from tests.fuzz.json_text import Pairs, Raw, json_bytes
 
 HARMLESS_CMD = "sleep 600"
 SEED_APP_IDS = ("/fuzz/seed/web", "/fuzz/seed/db")
-SEED_PIPELINE_REPOSITORY = "/nonexistent/fuzz-seed.git"
+SEED_PIPELINE_REPOSITORY = "fuzz://git.invalid/fuzz/seed.git"
 
 
 class Long(str):
@@ -416,7 +416,7 @@ repository_urls = st.one_of(
     st.sampled_from(
         [
             SEED_PIPELINE_REPOSITORY,
-            "file://" + SEED_PIPELINE_REPOSITORY,
+            "https://git.invalid/fuzz/seed",
             "/nonexistent/other.git",
             "https://git.invalid/fuzz/seed.git",
             "git@git.invalid:fuzz/seed.git",
@@ -489,11 +489,15 @@ PIPELINE_FIELDS: dict[str, st.SearchStrategy[Any]] = {
 
 @st.composite
 def pipeline_bodies(draw: st.DrawFn) -> Any:
-    """A pipeline registration: never one the git watcher polls (pollSeconds null) unless its
-    repository does not exist."""
+    """A pipeline registration whose repository, when accepted, is one no poll can reach: a
+    scheme git has no transport for, or a path that does not exist."""
     body: dict[str, Any] = {
         "name": draw(pipeline_names),
-        "repository": draw(st.sampled_from(["/nonexistent/fz.git", "", " ", "-u", "ext::x"])),
+        "repository": draw(
+            st.sampled_from(
+                ["fuzz://git.invalid/fz.git", "/nonexistent/fz.git", "", " ", "-u", "ext::x", "a/b"]
+            )
+        ),
         "pollSeconds": None,
     }
     for name in draw(st.lists(st.sampled_from(sorted(PIPELINE_FIELDS)), max_size=4, unique=True)):
