@@ -119,6 +119,12 @@ hostile_scalars = st.one_of(
 )
 hostile_values = st.one_of(hostile_scalars, deep_values, st.lists(hostile_scalars, max_size=3))
 
+harmless_counts = st.one_of(
+    st.integers(-3, 1), st.sampled_from([1.5, -0.0, 10_001, 2**31]), huge_numbers, wrong_types
+)
+"""Instance counts (and group scale factors) that start at most one task: the seed's one task
+scaled by any of them stays one, or the request is refused."""
+
 # --- app definitions ------------------------------------------------------------------------
 
 env_names = st.from_regex(r"[A-Z_][A-Z0-9_]{0,12}", fullmatch=True)
@@ -382,7 +388,7 @@ GROUP_MUTATIONS: dict[str, st.SearchStrategy[Any]] = {
     "apps": st.one_of(st.lists(fuzzed_apps().map(_relative), max_size=2), hostile_values),
     "groups": st.one_of(st.lists(st.fixed_dictionaries({"id": HOSTILE_IDS}), max_size=2)),
     "dependencies": st.one_of(st.lists(st.one_of(HOSTILE_IDS, hostile_scalars), max_size=2)),
-    "scaleBy": st.one_of(huge_numbers, wrong_types, raw_tokens, st.floats(), st.integers()),
+    "scaleBy": st.one_of(huge_numbers, wrong_types, raw_tokens, harmless_counts, st.floats(-2, 2)),
     "enforceRole": hostile_values,
 }
 
