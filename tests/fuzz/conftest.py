@@ -18,13 +18,15 @@ from tests.support.servers import ServerProcess, wait_for
 def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     server = ServerProcess(tmp_path_factory.mktemp("fuzz") / "data", port_range=next_port_block())
     server.start()
-    with httpx.Client(base_url=server.url, timeout=30) as client:
-        seed(client)
-        wait_for(lambda: live_task_id(client) != "no-live-task", message="the seed's task")
-        wait_for(lambda: client.get("/v2/deployments").json() == [], message="seed deployed")
-    yield server
-    server.stop()
-    _kill_leftover_tasks(server.data_dir)
+    try:
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            seed(client)
+            wait_for(lambda: live_task_id(client) != "no-live-task", message="the seed's task")
+            wait_for(lambda: client.get("/v2/deployments").json() == [], message="seed deployed")
+        yield server
+    finally:
+        server.stop()
+        _kill_leftover_tasks(server.data_dir)
 
 
 @pytest.fixture(scope="session")
