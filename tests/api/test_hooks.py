@@ -76,7 +76,11 @@ def test_a_signed_push_builds_every_pipeline_of_the_branch_once(
     }
     again = deliver(server, body, **{"X-GitHub-Event": "push", "X-Hub-Signature-256": signed(body)})
     assert again.status_code == 202
-    assert again.json() == {"builds": [], "ignored": f"commit {sha} was already built or queued"}
+    assert again.json() == {
+        "builds": [],
+        "ignored": f"commit {sha} was seen already: built, queued, or the branch's head when "
+        "the pipeline was added",
+    }
 
 
 def test_a_push_with_a_wrong_signature_builds_only_pipelines_without_a_secret(

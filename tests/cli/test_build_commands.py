@@ -266,3 +266,45 @@ def test_a_failure_a_junction_handled_is_not_in_the_summary_and_steps_not_run_ar
     shown = conveyor(server, "builds", "show", "cached", "1").stdout
     assert "1.2 use_cache  – skipped  not taken: condition 1.1 failed" in shown
     assert "3 publish  – skipped" in shown
+
+
+def test_a_release_with_wait_waits_for_the_step_to_ask(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    add_pipeline(server, "gated", repository(tmp_path, GATED))
+    assert conveyor(server, "builds", "trigger", "gated").exit_code == 0
+
+    released = conveyor(server, "builds", "release", "gated", "1", "2", "--wait", "--by", "ada")
+
+    assert released.exit_code == 0, released.output
+    assert "released step 2 of gated #1 as ada" in released.stdout
+    wait_for_status(server, "gated", 1, "success")
+
+
+def test_a_release_with_wait_of_a_step_that_will_not_ask_fails(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    add_pipeline(server, "greeting", repository(tmp_path, GREETING))
+    assert conveyor(server, "builds", "trigger", "greeting").exit_code == 0
+
+    refused = conveyor(server, "builds", "release", "greeting", "1", "1", "--wait")
+
+    assert refused.exit_code == 1
+    assert "step 1 of greeting #1 will not wait for a release" in refused.stderr
+
+
+def test_following_a_build_already_under_way_ends_with_its_outcome(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    add_pipeline(server, "failing", repository(tmp_path / "failing", FAILING))
+    add_pipeline(server, "greeting", repository(tmp_path / "greeting", GREETING))
+    assert conveyor(server, "builds", "trigger", "failing").exit_code == 0
+    assert conveyor(server, "builds", "trigger", "greeting").exit_code == 0
+
+    failed = conveyor(server, "builds", "follow", "failing", "1")
+    succeeded = conveyor(server, "builds", "follow", "greeting", "1")
+
+    assert failed.exit_code == 1, failed.output
+    assert "✘ build failing #1 failed after" in failed.stderr
+    assert succeeded.exit_code == 0, succeeded.output
+    assert succeeded.stdout.splitlines()[-1].startswith("✔ build greeting #1 succeeded in ")

@@ -329,13 +329,15 @@ class DocumentSession:
         """Trigger a build and release each manual step with its defaults, to the end."""
         number = client.trigger_build(name, by="docs")["number"]
         deadline = time.monotonic() + block.annotation.timeout
+        released: set[str] = set()  # a step still waits until its worker takes the release
         while time.monotonic() < deadline:
             build = client.get_build(name, number)
             if build_has_ended(build):
                 return build
             for step in all_steps(build):
-                if step.get("status") == "waiting":
+                if step.get("status") == "waiting" and step["id"] not in released:
                     client.release_step(name, number, step["id"], by="docs", parameters={})
+                    released.add(step["id"])
             time.sleep(0.2)
         client.kill_build(name, number)
         raise ExampleFailed(f"{block.id}: the build did not end in {block.annotation.timeout:g}s")

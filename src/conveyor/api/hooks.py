@@ -70,7 +70,10 @@ def _why_nothing_was_built(
         return None
     if not matched:
         return f"no pipeline builds branch {push.branch!r} of {push.repository_urls[0]}"
-    return f"commit {push.after} was already built or queued"
+    return (
+        f"commit {push.after} was seen already: built, queued, or the branch's head when the "
+        "pipeline was added"
+    )
 
 
 def _accepted(builds: list[Build], *, ignored: str | None) -> JSONResponse:

@@ -101,6 +101,16 @@ def show_build(
     show(build_tree(build, now))
 
 
+@builds.command("follow")
+def follow_existing_build(
+    ctx: typer.Context, pipeline: PipelineArgument, number: BuildArgument
+) -> None:
+    """Print build NUMBER's progress until it ends, then how it ended (exit status 0 only when
+    it succeeded), as `trigger --follow` does."""
+    with server_session(ctx) as client:
+        follow_build(client, pipeline, number)
+
+
 @builds.command("trigger")
 def trigger_build(
     ctx: typer.Context,
@@ -174,11 +184,19 @@ def release_step(
     *,
     parameter: ParameterOption = None,
     by: ByOption = None,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait", help="If the step does not wait yet, wait until it does (up to 10 minutes)."
+        ),
+    ] = False,
 ) -> None:
     """Release the manual trigger STEP of build NUMBER (parameters not given take their
     defaults)."""
     parameters = parse_parameters(parameter)
     with server_session(ctx) as client:
+        if wait:
+            client.wait_until_step_waits(pipeline, number, step)
         released = client.release_step(
             pipeline, number, step, by=by or local_user(), parameters=parameters
         )

@@ -20,8 +20,15 @@ from collections.abc import Callable, Generator, Iterator, Mapping
 from typing import Any
 from urllib.parse import quote
 
-from conveyor.client.errors import ClientError
-from conveyor.client.models import BuildPage, JsonObject, OutputLine, build_has_ended
+from conveyor.client.errors import ClientError, Conflict
+from conveyor.client.models import (
+    BuildPage,
+    JsonObject,
+    OutputLine,
+    build_has_ended,
+    find_step,
+    step_has_ended,
+)
 from conveyor.client.sse import SseMessage, SseParser
 from conveyor.client.transport import Transport
 
@@ -33,10 +40,11 @@ class BuildWaitTimeout(ClientError, TimeoutError):
     """`wait_for_build` gave up: the build had not ended when its `timeout` passed. `build` is
     the last look at it (the build goes on)."""
 
-    def __init__(self, build: JsonObject, timeout: float) -> None:
+    def __init__(self, build: JsonObject, timeout: float, *, awaited: str = "ended") -> None:
         name = f"{build.get('pipeline')} #{build.get('number')}"
         super().__init__(
-            None, f"build {name} has not ended after {timeout:g} s (it is {build.get('status')})"
+            None,
+            f"build {name} has not {awaited} after {timeout:g} s (it is {build.get('status')})",
         )
         self.build = build
         self.timeout = timeout
@@ -136,6 +144,36 @@ class PipelineCalls(Transport):
                 return build
             if deadline is not None and time.monotonic() > deadline:
                 raise BuildWaitTimeout(build, timeout or 0.0)
+            time.sleep(poll_interval)
+
+    def wait_until_step_waits(
+        self,
+        pipeline: str,
+        number: int,
+        step: str,
+        *,
+        timeout: float = 600.0,
+        poll_interval: float = 0.2,
+    ) -> JsonObject:
+        """Look at the build until its manual trigger `step` waits for a release; the build
+        then. Raises Conflict when the step or the build ends first, BuildWaitTimeout when
+        `timeout` seconds pass."""
+        deadline = time.monotonic() + timeout
+        while True:
+            build = self.get_build(pipeline, number)
+            found = find_step(build, step)
+            if found is not None and found.get("status") == "waiting":
+                return build
+            if build_has_ended(build) or (found is not None and step_has_ended(found)):
+                status = found.get("status") if found is not None else "not in the build"
+                message = (
+                    f"step {step} of {pipeline} #{number} will not wait for a release: it is "
+                    f"{status}, and the build is {build.get('status')}"
+                )
+                raise Conflict(None, message)
+            if time.monotonic() > deadline:
+                awaited = f"asked for step {step} to be released"
+                raise BuildWaitTimeout(build, timeout, awaited=awaited)
             time.sleep(poll_interval)
 
     def retrigger_build(
