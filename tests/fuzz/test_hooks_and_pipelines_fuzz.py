@@ -11,14 +11,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.fuzz.budget import examples
+from tests.fuzz.delivery_strategies import (
+    pipeline_bodies,
+    pipeline_names,
+    push_deliveries,
+)
 from tests.fuzz.referee import Referee
 from tests.fuzz.strategies import (
     bodies,
     hostile_values,
     one_in,
-    pipeline_bodies,
-    pipeline_names,
-    push_deliveries,
     query_values,
 )
 

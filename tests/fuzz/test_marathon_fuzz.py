@@ -11,13 +11,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.fuzz.app_strategies import (
+    SEED_APP_IDS,
+    fuzzed_apps,
+    fuzzed_groups,
+)
 from tests.fuzz.budget import examples
 from tests.fuzz.referee import Referee, live_task_id
 from tests.fuzz.strategies import (
-    SEED_APP_IDS,
     bodies,
-    fuzzed_apps,
-    fuzzed_groups,
     harmless_counts,
     hostile_scalars,
     hostile_values,
