@@ -103,7 +103,7 @@ def test_logs_print_each_steps_output_prefixed_with_its_id(
     assert one_step.stdout == "lint is clean\n"
     unknown = conveyor(server, "builds", "logs", "greeting", "1", "7")
     assert unknown.exit_code == 1
-    assert "build greeting #1 has no step 7" in unknown.stderr
+    assert "error: build greeting #1 has no step 7" in unknown.stderr
 
 
 def test_followed_logs_end_with_the_step(server: ServerProcess, tmp_path: Path) -> None:

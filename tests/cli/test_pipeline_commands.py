@@ -50,7 +50,7 @@ def test_a_pipeline_is_added_listed_shown_changed_and_removed(
 
     again = conveyor(server, "pipelines", "add", "greeting", "svc")
     assert again.exit_code == 1
-    assert "pipeline greeting exists already; --replace changes it" in again.stderr
+    assert "error: pipeline greeting exists already; --replace changes it" in again.stderr
     changed = conveyor(
         server,
         "pipelines",
@@ -121,9 +121,9 @@ def test_a_repository_that_is_not_there_or_not_git_is_refused_naming_the_field(
     )
 
     assert missing.exit_code == 1
-    assert f"/repository: {tmp_path / 'nowhere'} does not exist" in missing.stderr
+    assert f"  repository: {tmp_path / 'nowhere'} does not exist" in missing.stderr
     assert not_git.exit_code == 1
-    assert f"/repository: {tmp_path / 'plain'} is not a git repository" in not_git.stderr
+    assert f"  repository: {tmp_path / 'plain'} is not a git repository" in not_git.stderr
     assert as_url.status_code == 422, as_url.text
     assert as_url.json()["details"][0]["path"] == "/repository"
     assert relative.status_code == 422, relative.text
@@ -160,7 +160,7 @@ def test_triggering_a_commit_the_repository_lacks_is_refused(
     short = conveyor(server, "builds", "trigger", "greeting", "--commit", head[:10])
 
     assert refused.exit_code == 1
-    assert f"/commit: {repo.path} has no commit deadbeef" in refused.stderr
+    assert f"  commit: {repo.path} has no commit deadbeef" in refused.stderr
     empty = httpx.post(f"{server.url}/api/pipelines/greeting/builds", json={"commit": " "})
     assert empty.status_code == 422, empty.text
     assert empty.json()["details"][0]["path"] == "/commit"

@@ -21,7 +21,7 @@ from conveyor.cli.options import (
     NoWaitOption,
     TimeoutOption,
 )
-from conveyor.cli.output import print_error, print_json, print_warning, show
+from conveyor.cli.output import print_failure, print_json, print_warning, show
 from conveyor.cli.rendering import app_summary, apps_table, failure_summary, tasks_table
 from conveyor.client import normalize_app_id, unknown_fields
 
@@ -99,13 +99,13 @@ def read_definition(file: Path) -> dict[str, Any]:
         text = sys.stdin.read() if str(file) == "-" else file.read_text()
         definition = json.loads(text)
     except OSError as error:
-        print_error(f"cannot read {file}: {error.strerror or error}")
+        print_failure(f"cannot read {file}: {error.strerror or error}")
         raise typer.Exit(EXIT_ERROR) from None
     except ValueError as error:
-        print_error(f"{file} is not valid JSON: {error}")
+        print_failure(f"{file} is not valid JSON: {error}")
         raise typer.Exit(EXIT_ERROR) from None
     if not isinstance(definition, dict) or not isinstance(definition.get("id"), str):
-        print_error(f"{file} is not an app definition: a JSON object with an `id` is expected")
+        print_failure(f"{file} is not an app definition: a JSON object with an `id` is expected")
         raise typer.Exit(EXIT_ERROR)
     return definition
 

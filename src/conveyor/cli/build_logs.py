@@ -16,7 +16,7 @@ from conveyor.cli.connection import EXIT_ERROR, server_session
 from conveyor.cli.following import EXIT_INTERRUPTED
 from conveyor.cli.logs import PREFIX_STYLES
 from conveyor.cli.options import BuildArgument, PipelineArgument
-from conveyor.cli.output import print_error, print_warning, stdout
+from conveyor.cli.output import print_failure, print_warning, stdout
 from conveyor.client import (
     ConveyorClient,
     JsonObject,
@@ -60,7 +60,7 @@ def chosen_steps(build: JsonObject, step: str | None) -> list[str]:
     if step is None:
         return [str(s["id"]) for s in all_steps(build)]
     if find_step(build, step) is None:
-        print_error(f"build {build.get('pipeline')} #{build.get('number')} has no step {step}")
+        print_failure(f"build {build.get('pipeline')} #{build.get('number')} has no step {step}")
         raise typer.Exit(EXIT_ERROR)
     return [step]
 

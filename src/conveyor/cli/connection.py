@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import typer
 
-from conveyor.cli.output import print_client_error, print_error
+from conveyor.cli.output import print_client_error, print_failure
 from conveyor.client import DEFAULT_SERVER, ClientError, ConveyorClient, ServerUnreachable
 
 EXIT_ERROR = 1
@@ -40,7 +40,7 @@ def server_session(ctx: typer.Context) -> Iterator[ConveyorClient]:
         with ConveyorClient(server) as client:
             yield client
     except ServerUnreachable:
-        print_error(unreachable_message(server))
+        print_failure(unreachable_message(server))
         raise typer.Exit(EXIT_ERROR) from None
     except ClientError as error:
         print_client_error(error)

@@ -19,7 +19,12 @@ from rich.text import Text
 from conveyor.cli.connection import EXIT_ERROR, server_session
 from conveyor.cli.following import EXIT_INTERRUPTED
 from conveyor.cli.options import AppArgument
-from conveyor.cli.output import print_client_error, print_error, print_warning, stdout
+from conveyor.cli.output import (
+    print_client_error,
+    print_failure,
+    print_warning,
+    stdout,
+)
 from conveyor.cli.rendering import short_task_id, short_time, task_state
 from conveyor.client import ClientError, ConveyorClient, JsonObject, normalize_app_id
 
@@ -198,7 +203,7 @@ def show_logs(
     with server_session(ctx) as client:
         task_ids = [task] if task else _tasks_of_app(client, app_id, ended)
         if not task_ids and not follow:
-            print_error(f"{normalize_app_id(app_id)} has no tasks, running or ended")
+            print_failure(f"{normalize_app_id(app_id)} has no tasks, running or ended")
             raise typer.Exit(EXIT_ERROR)
         choice = Choice(task_ids, streams, prefixed=task is None)
         printer = LogPrinter(prefixed=choice.prefixed, marked=len(streams) > 1)

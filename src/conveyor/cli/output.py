@@ -89,6 +89,11 @@ def print_error(message: str) -> None:
     stderr().print(Text(message, style="red"), soft_wrap=True)
 
 
+def print_failure(message: str) -> None:
+    """Why a command could not do what it was asked, as the server's refusals read."""
+    print_error(f"error: {message}")
+
+
 PROBLEMS = {
     "error.path.missing": "is required",
     "error.expected.jsnumber": "expected a number",

@@ -13,7 +13,7 @@ from rich.text import Text
 from conveyor.cli.build_rendering import builds_table
 from conveyor.cli.connection import EXIT_ERROR, server_session
 from conveyor.cli.options import JsonOption
-from conveyor.cli.output import print_error, print_json, print_success, show
+from conveyor.cli.output import print_failure, print_json, print_success, show
 from conveyor.cli.pipeline_rendering import pipeline_summary, pipelines_table
 from conveyor.client import Conflict
 
@@ -129,7 +129,7 @@ def add_pipeline(
             else:
                 added = client.create_pipeline(definition)
         except Conflict:
-            print_error(f"pipeline {name} exists already; --replace changes it")
+            print_failure(f"pipeline {name} exists already; --replace changes it")
             raise typer.Exit(EXIT_ERROR) from None
     verb = "changed" if replace else "added"
     print_success(f"{verb} pipeline {added['name']}: {added['repository']} ({added['branch']})")
