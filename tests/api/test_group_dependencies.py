@@ -92,3 +92,15 @@ def test_a_cycle_through_groups_is_refused_and_nothing_is_stored(api: httpx.Clie
     assert "cyclic" in response.text
     assert api.get("/v2/groups/loop").status_code == 404
     assert api.get("/v2/apps").json()["apps"] == []
+
+
+def test_a_group_without_apps_is_listed_with_its_own_version(api: httpx.Client) -> None:
+    created = api.put("/v2/groups/waiting", json={"dependencies": ["/product"]})
+    assert created.status_code == 200, created.text
+
+    root = api.get("/v2/groups")
+
+    assert root.status_code == 200, root.text
+    [waiting] = [group for group in root.json()["groups"] if group["id"] == "/waiting"]
+    assert waiting["dependencies"] == ["/product"]
+    assert waiting["version"] == created.json()["version"]

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from fastapi import APIRouter
 from starlette.requests import Request
@@ -28,7 +28,7 @@ from conveyor.store import Transaction
 router = APIRouter(include_in_schema=False)
 
 
-EPOCH = datetime(1970, 1, 1)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def is_within(path: str, group_id: str) -> bool:
