@@ -173,6 +173,8 @@ def test_stdout_and_stderr_are_captured(data_dir: Path) -> None:
             assert engine.read_log("talker", LogStream.STDOUT) == (b"out\nmore\n", 9)
             assert engine.read_log("talker", LogStream.STDERR) == (b"err\n", 4)
             assert engine.read_log("talker", LogStream.STDOUT, offset=4, limit=2) == (b"mo", 6)
+            for beyond in (9, 1000, 2**62):  # past the end, past what a file system holds
+                assert engine.read_log("talker", LogStream.STDOUT, offset=beyond) == (b"", beyond)
             path = engine.log_path("talker", LogStream.STDERR)
             assert path == str(data_dir / "tasks" / "talker" / "stderr")
             assert engine.log_path("nobody", LogStream.STDOUT) is None

@@ -24,6 +24,7 @@ from conveyor.api.native_models import (
 from conveyor.domain.apps import AppDefinition
 from conveyor.domain.backoff import applies_to, time_left_seconds
 from conveyor.domain.errors import NotFound
+from conveyor.domain.limits import MAX_LOG_OFFSET
 from conveyor.domain.queue import explain_unplaced, unplaced_key
 from conveyor.store import Transaction
 
@@ -149,7 +150,7 @@ async def task_logs(
     task_id: str,
     *,
     stream: LogStreamName = "stdout",
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_LOG_OFFSET)] = 0,
     limit: Annotated[int, Query(ge=0, le=16 << 20)] = 1 << 20,
     follow: bool = False,
 ) -> Response:

@@ -10,7 +10,7 @@ import json
 from collections.abc import AsyncIterator, Iterator
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
@@ -54,12 +54,15 @@ from conveyor.domain.builds import (
 )
 from conveyor.domain.clock import format_timestamp
 from conveyor.domain.errors import Conflict, Invalid, NotFound, Violation
+from conveyor.domain.limits import MAX_BUILD_NUMBER
 from conveyor.domain.manual_triggers import resolve_parameters
 from conveyor.domain.pipelines import PipelineDefinition, check_pipeline
 from conveyor.domain.webhooks import polling_error_key, seen_commit_key, seen_commits_prefix
 from conveyor.store import Transaction
 
 router = APIRouter(prefix="/api/pipelines", tags=["pipelines"])
+
+BuildNumber = Annotated[int, Path(ge=1, le=MAX_BUILD_NUMBER, description="The build's number")]
 
 OUTPUT_PAGE = 1000
 FOLLOW_POLL_SECONDS = 0.1
@@ -187,7 +190,9 @@ async def list_builds(
     request: Request,
     name: str,
     limit: Annotated[int, Query(ge=1, le=500)] = 20,
-    before: Annotated[int | None, Query(ge=1, description="Only builds numbered below")] = None,
+    before: Annotated[
+        int | None, Query(ge=1, le=MAX_BUILD_NUMBER, description="Only builds numbered below")
+    ] = None,
 ) -> BuildPage:
     with context_of(request).store.transaction() as tx:
         _pipeline(tx, name)
@@ -199,7 +204,7 @@ async def list_builds(
 @router.get(
     "/{name}/builds/{number}", response_model=BuildDetail, summary="A build with its step tree"
 )
-async def get_build(request: Request, name: str, number: int) -> BuildDetail:
+async def get_build(request: Request, name: str, number: BuildNumber) -> BuildDetail:
     with context_of(request).store.transaction() as tx:
         build = _build(tx, name, number)
         steps = tx.list_steps(name, number)
@@ -254,7 +259,7 @@ async def _follow_output(
         }
     },
 )
-async def step_output(request: Request, name: str, number: int, step: str) -> Response:
+async def step_output(request: Request, name: str, number: BuildNumber, step: str) -> Response:
     """A step reused by a retriggered build shows the output of the build it was taken from."""
     step_id = _step_id(step)
     with context_of(request).store.transaction() as tx:
@@ -292,7 +297,9 @@ def _output_source(tx: Transaction, build: Build, record: StepRecord) -> int:
     response_model=BuildDetail,
     summary="Run a build again from one of its steps",
 )
-async def retrigger(request: Request, name: str, number: int, body: RetriggerIn) -> BuildDetail:
+async def retrigger(
+    request: Request, name: str, number: BuildNumber, body: RetriggerIn
+) -> BuildDetail:
     context = context_of(request)
     step = _step_id(body.step)
     with context.store.transaction() as tx:
@@ -320,7 +327,7 @@ async def retrigger(request: Request, name: str, number: int, body: RetriggerIn)
 
 
 @router.post("/{name}/builds/{number}/kill", status_code=202, summary="Kill a build")
-async def kill_build(request: Request, name: str, number: int) -> Response:
+async def kill_build(request: Request, name: str, number: BuildNumber) -> Response:
     context = context_of(request)
     with context.store.transaction() as tx:
         build = _build(tx, name, number)
@@ -339,7 +346,7 @@ def _running_step(tx: Transaction, build: Build, step: StepId, text: str) -> Ste
 
 
 @router.post("/{name}/builds/{number}/steps/{step}/kill", status_code=202, summary="Kill a step")
-async def kill_step(request: Request, name: str, number: int, step: str) -> Response:
+async def kill_step(request: Request, name: str, number: BuildNumber, step: str) -> Response:
     context = context_of(request)
     step_id = _step_id(step)
     with context.store.transaction() as tx:
@@ -373,7 +380,7 @@ def _check_releasable(tx: Transaction, build: Build, record: StepRecord) -> None
     summary="Release a manual trigger that waits",
 )
 async def release_step(
-    request: Request, name: str, number: int, step: str, body: ReleaseIn
+    request: Request, name: str, number: BuildNumber, step: str, body: ReleaseIn
 ) -> FastJSONResponse:
     context = context_of(request)
     step_id = _step_id(step)
@@ -395,7 +402,7 @@ async def release_step(
     description="Body: a JSON list of numbered reports; answer: the last applied number and "
     "the commands waiting for the worker. Needs the build's token as a bearer token.",
 )
-async def receive_reports(request: Request, name: str, number: int) -> FastJSONResponse:
+async def receive_reports(request: Request, name: str, number: BuildNumber) -> FastJSONResponse:
     context = context_of(request)
     with context.store.transaction() as tx:
         build = tx.get_build(name, number)

@@ -44,3 +44,17 @@ MAX_GROUP_DEPTH = 16
 
 MAX_TASK_IDS = 10_000
 """Task ids in one `POST /v2/tasks/delete`."""
+
+MAX_POLL_SECONDS = 86_400
+MAX_CONCURRENT_BUILDS = 100
+MAX_BUILD_TIMEOUT_SECONDS = 7 * 86_400
+MAX_KEEP_BUILDS = 1_000_000
+MAX_KEEP_DAYS = 36_500
+MAX_PIPELINE_TEXT = 4096
+"""The longest repository URL, branch, pipeline file path or secret of a pipeline."""
+
+MAX_BUILD_NUMBER = 2**63 - 1
+"""Build numbers are 64-bit in the store; a larger one in a path names no build."""
+
+MAX_LOG_OFFSET = 2**48
+"""The largest byte offset into a task's log a request may ask for (256 TiB)."""

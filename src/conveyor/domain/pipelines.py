@@ -12,6 +12,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from conveyor.domain.errors import Invalid, Violation
+from conveyor.domain.limits import (
+    MAX_BUILD_TIMEOUT_SECONDS,
+    MAX_CONCURRENT_BUILDS,
+    MAX_KEEP_BUILDS,
+    MAX_KEEP_DAYS,
+    MAX_PIPELINE_TEXT,
+    MAX_POLL_SECONDS,
+)
 
 DEFAULT_PIPELINE_FILE = "conveyor_pipeline.py"
 NAME_PATTERN = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
@@ -64,17 +72,41 @@ def check_pipeline(definition: PipelineDefinition) -> PipelineDefinition:
         violations.append(Violation("/branch", "must be a branch name such as 'main'"))
     if definition.file.startswith("/") or ".." in definition.file.split("/"):
         violations.append(Violation("/file", "must be a relative path inside the repository"))
-    if definition.poll_seconds is not None and definition.poll_seconds < 1:
-        violations.append(Violation("/pollSeconds", "got a value below 1, expected 1 or more"))
-    if definition.max_concurrent_builds < 1:
-        violations.append(Violation("/maxConcurrentBuilds", "expected 1 or more"))
-    if definition.build_timeout_seconds is not None and definition.build_timeout_seconds < 1:
-        violations.append(Violation("/buildTimeoutSeconds", "expected 1 or more"))
-    keep = definition.retention
-    if keep.keep_builds is not None and keep.keep_builds < 1:
-        violations.append(Violation("/retention/keepBuilds", "expected 1 or more"))
-    if keep.keep_days is not None and keep.keep_days < 1:
-        violations.append(Violation("/retention/keepDays", "expected 1 or more"))
+    violations += _text_violations(definition) + _number_violations(definition)
     if violations:
         raise Invalid(violations)
     return definition
+
+
+def _text_violations(definition: PipelineDefinition) -> list[Violation]:
+    texts = (
+        ("/repository", definition.repository),
+        ("/branch", definition.branch),
+        ("/file", definition.file),
+        ("/secret", definition.secret or ""),
+    )
+    found = [
+        Violation(path, "must not contain NUL characters") for path, text in texts if "\x00" in text
+    ]
+    found += [
+        Violation(path, f"must be at most {MAX_PIPELINE_TEXT} characters long")
+        for path, text in texts
+        if len(text) > MAX_PIPELINE_TEXT
+    ]
+    return found
+
+
+def _number_violations(definition: PipelineDefinition) -> list[Violation]:
+    keep = definition.retention
+    bounded = (
+        ("/pollSeconds", definition.poll_seconds, MAX_POLL_SECONDS),
+        ("/maxConcurrentBuilds", definition.max_concurrent_builds, MAX_CONCURRENT_BUILDS),
+        ("/buildTimeoutSeconds", definition.build_timeout_seconds, MAX_BUILD_TIMEOUT_SECONDS),
+        ("/retention/keepBuilds", keep.keep_builds, MAX_KEEP_BUILDS),
+        ("/retention/keepDays", keep.keep_days, MAX_KEEP_DAYS),
+    )
+    return [
+        Violation(path, f"got {value}, expected between 1 and {maximum}")
+        for path, value, maximum in bounded
+        if value is not None and not 1 <= value <= maximum
+    ]

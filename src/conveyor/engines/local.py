@@ -250,8 +250,8 @@ class LocalEngine:
     ) -> tuple[bytes, int]:
         try:
             with Sandbox(self._tasks_dir, task_id).log(stream).open("rb") as file:
-                file.seek(offset)
-                data = file.read(limit)
+                beyond_end = offset >= os.fstat(file.fileno()).st_size
+                data = b"" if beyond_end else os.pread(file.fileno(), limit, offset)
         except (FileNotFoundError, ValueError) as error:
             raise NotFound(f"no {stream.value} log for task {task_id}") from error
         return data, offset + len(data)
