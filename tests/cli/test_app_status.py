@@ -87,3 +87,32 @@ def test_show_explains_unplaceable_instances_and_failing_health_checks(
         re.search(r"unhealthy, \d failures? in a row", line) or "killed: unhealthy:" in line
         for line in reasons
     )
+
+
+def test_show_tells_why_a_new_instance_is_not_healthy_yet_inside_its_grace_period(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    starting = {
+        "id": "/shop/slow",
+        "cmd": "exec python3 -m http.server $PORT0 --bind $HOST",
+        "instances": 1,
+        "cpus": 0.1,
+        "healthChecks": [
+            {"protocol": "HTTP", "path": "/health", "gracePeriodSeconds": 300, "intervalSeconds": 1}
+        ],
+    }
+    assert deploy(server, tmp_path, starting, "--no-wait").exit_code == 0
+
+    def explained() -> str | None:
+        shown = conveyor(server, "apps", "show", "shop/slow").stdout
+        return shown if "HTTP 404 from http://127.0.0.1:" in shown else None
+
+    shown = wait_for(explained, timeout=60, message="the ignored failure's cause shown")
+    [line] = [line for line in shown.splitlines() if "HTTP 404 from" in line]
+    assert "not yet healthy; failures count once the grace period ends" in line
+    assert "0 failures" not in line
+    with ConveyorClient(server.url) as client:
+        [task] = client.get_app("/shop/slow")["tasks"]
+    [result] = task["healthCheckResults"]
+    assert result["consecutiveFailures"] == 0  # it does not count
+    assert result["alive"] is False

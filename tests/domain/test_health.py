@@ -12,6 +12,7 @@ from conveyor.domain.health import (
     grace_period_end,
     interpret_http_status,
     is_failure_ignored,
+    note_ignored_failure,
     record_health_outcome,
     should_kill_unhealthy,
 )
@@ -195,3 +196,12 @@ def test_http_status_verdict_matches_marathon(
 def test_http_failure_cause_reads_like_marathons() -> None:
     assert describe_http_status(503) == "503 Service Unavailable"
     assert describe_http_status(599) == "599"
+
+
+def test_an_ignored_failure_keeps_its_cause_but_counts_nothing() -> None:
+    before = HealthResult(consecutive_failures=0)
+    noted = note_ignored_failure(before, cause="HTTP 404 from http://h/health", now=T0)
+    assert noted.last_failure_cause == "HTTP 404 from http://h/health"
+    assert noted.last_failure == T0
+    assert noted.consecutive_failures == 0
+    assert noted.alive is False

@@ -53,24 +53,29 @@ def _failing(result: JsonObject, check: JsonObject) -> Text:
     return text
 
 
-def _not_yet_healthy(task: JsonObject, check: JsonObject) -> Text:
-    """Failures of a task that never passed do not count inside the grace period, and are not
-    recorded: say so, and when they start to count."""
+def _not_yet_healthy(task: JsonObject, result: JsonObject, check: JsonObject) -> Text:
+    """Failures of a task that never passed do not count inside the grace period: say so, when
+    they start to count, and the last one's cause."""
     text = Text("not yet healthy", style="yellow")
     started = _parse_time(task.get("startedAt"))
     if started is None:
         return text.append("; not started yet")
     grace = float(check.get("gracePeriodSeconds", DEFAULT_GRACE_SECONDS))
     counted_from = short_time((started + timedelta(seconds=grace)).isoformat())
-    return text.append(f"; failures count once the grace period ends ({counted_from})")
+    text.append(f"; failures count once the grace period ends ({counted_from})")
+    cause = result.get("lastFailureCause")
+    if cause:
+        text.append(f"; last: {cause}")
+    return text
 
 
 def check_standing(task: JsonObject, result: JsonObject, check: JsonObject) -> Text:
     if result.get("alive"):
         return Text("healthy", style="green")
-    if int(result.get("consecutiveFailures", 0)) > 0 or result.get("lastFailureCause"):
+    counted = int(result.get("consecutiveFailures", 0)) > 0
+    if counted or (result.get("lastFailureCause") and result.get("firstSuccess")):
         return _failing(result, check)
-    return _not_yet_healthy(task, check)
+    return _not_yet_healthy(task, result, check)
 
 
 def health_lines(app: JsonObject) -> Iterator[Text]:

@@ -29,6 +29,7 @@ from conveyor.domain.events import Event
 from conveyor.domain.health import (
     grace_period_end,
     is_failure_ignored,
+    note_ignored_failure,
     record_health_outcome,
     should_kill_unhealthy,
 )
@@ -120,18 +121,37 @@ class HealthController:
         count anyway, and a new instance is seen healthy as soon as it answers."""
         check = checks[index]
         starting = instance.health[index].first_success is None
+        ignored_cause: str | None = None
         while True:
             healthy, cause = await run_probe(check, instance, starting=starting)
             in_grace = self._clock.now() < grace_period_end(instance, check)
-            # A failure before the first success, inside the grace period, does not count
-            # (`is_failure_ignored`): nothing to store.
-            if healthy is not None and not (starting and in_grace and not healthy):
+            if healthy is False and starting and in_grace:
+                # It does not count (`is_failure_ignored`); only a new cause is stored, so
+                # `apps show` can say why the instance is not healthy yet.
+                if cause != ignored_cause:
+                    ignored_cause = cause
+                    if not self._note_ignored(instance.id, index, cause):
+                        return
+            elif healthy is not None:
                 outcome = Outcome(healthy=healthy, cause=cause)
                 if not await self._record(instance.id, index, checks, outcome):
                     return
                 starting = starting and not healthy
             quick = starting and in_grace
             await asyncio.sleep(STARTUP_PROBE_SECONDS if quick else max(check.interval_seconds, 1))
+
+    def _note_ignored(self, instance_id: str, index: int, cause: str | None) -> bool:
+        """Keep the cause of a failure that does not count; False when the instance is no
+        longer checked."""
+        with self._store.transaction() as tx:
+            current = tx.get_instance(instance_id)
+            if current is None or current.state is not InstanceState.RUNNING:
+                return False
+            results = list(current.health)
+            noted = note_ignored_failure(results[index], cause=cause, now=self._clock.now())
+            results[index] = noted
+            tx.put_instance(replace(current, health=tuple(results)))
+        return True
 
     async def _record(
         self, instance_id: str, index: int, checks: tuple[HealthCheck, ...], outcome: Outcome

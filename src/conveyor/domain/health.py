@@ -44,6 +44,12 @@ def record_health_outcome(
     )
 
 
+def note_ignored_failure(result: HealthResult, *, cause: str | None, now: datetime) -> HealthResult:
+    """`result` after a failure that does not count (`is_failure_ignored`): its cause and time
+    are kept, so a person can see why an instance is not healthy yet, but nothing is counted."""
+    return replace(result, last_failure=now, last_failure_cause=cause)
+
+
 def is_failure_ignored(
     instance: Instance, check: HealthCheck, result: HealthResult, now: datetime
 ) -> bool:
