@@ -17,6 +17,7 @@ from conveyor.api.metrics import Metrics
 from conveyor.api.middleware import CollapseSlashes, RequestMetrics
 from conveyor.api.native import router as native_router
 from conveyor.api.pipelines import router as pipelines_router
+from conveyor.api.step_output import router as step_output_router
 from conveyor.domain.errors import ConveyorError
 
 
@@ -37,6 +38,7 @@ def build_api(context: Context, admission: AdmissionPolicy | None = None) -> Fas
         api.include_router(module.router)
     api.include_router(native_router)
     api.include_router(pipelines_router)
+    api.include_router(step_output_router)
     api.include_router(hooks_router)
 
     @api.get("/metrics", include_in_schema=False)

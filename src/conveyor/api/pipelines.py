@@ -1,18 +1,15 @@
 """The native API for pipelines and builds (`/api/pipelines/...`): register pipelines, trigger,
-list and inspect builds, read step output (live too), retrigger, kill, release manual steps,
-and the endpoint build workers report to."""
+list and inspect builds, retrigger, kill, release manual steps, and the endpoint build workers
+report to. A step's output is read through `api/step_output.py`."""
 
 from __future__ import annotations
 
-import asyncio
 import hmac
-import json
-from collections.abc import AsyncIterator, Iterator
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from conveyor.api.builds import add_command, request_build
 from conveyor.api.context import context_of, read_json
@@ -52,7 +49,6 @@ from conveyor.domain.builds import (
     pending_commands_key,
     pipeline_key_prefixes,
 )
-from conveyor.domain.clock import format_timestamp
 from conveyor.domain.errors import Conflict, Invalid, NotFound, Violation
 from conveyor.domain.limits import MAX_BUILD_NUMBER
 from conveyor.domain.manual_triggers import resolve_parameters
@@ -64,9 +60,6 @@ router = APIRouter(prefix="/api/pipelines", tags=["pipelines"])
 
 BuildNumber = Annotated[int, Path(ge=1, le=MAX_BUILD_NUMBER, description="The build's number")]
 
-OUTPUT_PAGE = 1000
-FOLLOW_POLL_SECONDS = 0.1
-
 
 def _pipeline(tx: Transaction, name: str) -> PipelineDefinition:
     pipeline = tx.get_pipeline(name)
@@ -75,7 +68,7 @@ def _pipeline(tx: Transaction, name: str) -> PipelineDefinition:
     return pipeline
 
 
-def _build(tx: Transaction, name: str, number: int) -> Build:
+def existing_build(tx: Transaction, name: str, number: int) -> Build:
     _pipeline(tx, name)
     build = tx.get_build(name, number)
     if build is None:
@@ -83,7 +76,7 @@ def _build(tx: Transaction, name: str, number: int) -> Build:
     return build
 
 
-def _step_id(text: str) -> StepId:
+def step_id_of(text: str) -> StepId:
     try:
         return parse_step_id(text)
     except ValueError as error:
@@ -206,89 +199,9 @@ async def list_builds(
 )
 async def get_build(request: Request, name: str, number: BuildNumber) -> BuildDetail:
     with context_of(request).store.transaction() as tx:
-        build = _build(tx, name, number)
+        build = existing_build(tx, name, number)
         steps = tx.list_steps(name, number)
     return build_detail(build, steps)
-
-
-def _output_pages(request: Request, name: str, number: int, step: StepId) -> Iterator[bytes]:
-    store = context_of(request).store
-    after = 0
-    while True:
-        with store.transaction() as tx:
-            lines = tx.list_output(name, number, step, after=after, limit=OUTPUT_PAGE)
-        if not lines:
-            return
-        after = lines[-1].seq
-        yield "".join(line.text + "\n" for line in lines).encode()
-
-
-async def _follow_output(
-    request: Request, name: str, number: int, step: StepId
-) -> AsyncIterator[bytes]:
-    """SSE: every stored line (event `line`, id = its number, data = {at, text}), then new lines
-    as they arrive; event `end` once the step is over and everything is sent."""
-    store = context_of(request).store
-    after = 0
-    while not await request.is_disconnected():
-        with store.transaction() as tx:
-            lines = tx.list_output(name, number, step, after=after, limit=OUTPUT_PAGE)
-            record = tx.get_step(name, number, step) if not lines else None
-        for line in lines:
-            data = json.dumps({"at": format_timestamp(line.at), "text": line.text})
-            yield f"event: line\nid: {line.seq}\ndata: {data}\n\n".encode()
-            after = line.seq
-        if lines:
-            continue
-        if record is not None and record.status.is_final:
-            yield b"event: end\ndata: {}\n\n"
-            return
-        yield b": waiting\n\n"
-        await asyncio.sleep(FOLLOW_POLL_SECONDS)
-
-
-@router.get(
-    "/{name}/builds/{number}/steps/{step}/output",
-    summary="A step's output",
-    response_class=Response,
-    responses={
-        200: {
-            "description": "Text, one line per output line, or with `Accept: text/event-stream` "
-            "a live stream that starts with what is already stored.",
-            "content": {"text/plain": {}, "text/event-stream": {}},
-        }
-    },
-)
-async def step_output(request: Request, name: str, number: BuildNumber, step: str) -> Response:
-    """A step reused by a retriggered build shows the output of the build it was taken from."""
-    step_id = _step_id(step)
-    with context_of(request).store.transaction() as tx:
-        build = _build(tx, name, number)
-        record = tx.get_step(name, number, step_id)
-        if record is None:
-            raise NotFound(f"Build {name} #{number} has no step {step}")
-        source = _output_source(tx, build, record)
-    if "text/event-stream" in request.headers.get("accept", ""):
-        return StreamingResponse(
-            _follow_output(request, name, source, step_id),
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache"},
-        )
-    return StreamingResponse(
-        _output_pages(request, name, source, step_id), media_type="text/plain; charset=utf-8"
-    )
-
-
-def _output_source(tx: Transaction, build: Build, record: StepRecord) -> int:
-    """The number of the build whose run of the step printed its output: back along the
-    retriggers while the step was reused, as far as those builds are still kept."""
-    while record.reused and build.retriggered is not None:
-        earlier = tx.get_build(build.pipeline, build.retriggered.number)
-        earlier_record = tx.get_step(build.pipeline, build.retriggered.number, record.step)
-        if earlier is None or earlier_record is None:
-            break
-        build, record = earlier, earlier_record
-    return build.number
 
 
 @router.post(
@@ -301,9 +214,9 @@ async def retrigger(
     request: Request, name: str, number: BuildNumber, body: RetriggerIn
 ) -> BuildDetail:
     context = context_of(request)
-    step = _step_id(body.step)
+    step = step_id_of(body.step)
     with context.store.transaction() as tx:
-        original = _build(tx, name, number)
+        original = existing_build(tx, name, number)
         if not original.status.is_final:
             raise Conflict(f"Build {name} #{number} has not ended yet")
         if tx.get_step(name, number, step) is None:
@@ -330,7 +243,7 @@ async def retrigger(
 async def kill_build(request: Request, name: str, number: BuildNumber) -> Response:
     context = context_of(request)
     with context.store.transaction() as tx:
-        build = _build(tx, name, number)
+        build = existing_build(tx, name, number)
         if build.status.is_final:
             raise Conflict(f"Build {name} #{number} has already ended ({build.status.value})")
         add_command(tx, build, KillBuild(reason="killed through the API"))
@@ -348,9 +261,9 @@ def _running_step(tx: Transaction, build: Build, step: StepId, text: str) -> Ste
 @router.post("/{name}/builds/{number}/steps/{step}/kill", status_code=202, summary="Kill a step")
 async def kill_step(request: Request, name: str, number: BuildNumber, step: str) -> Response:
     context = context_of(request)
-    step_id = _step_id(step)
+    step_id = step_id_of(step)
     with context.store.transaction() as tx:
-        build = _build(tx, name, number)
+        build = existing_build(tx, name, number)
         status = _running_step(tx, build, step_id, step)
         if status.is_final or build.status.is_final:
             raise Conflict(f"Step {step} of build #{number} has already ended")
@@ -383,9 +296,9 @@ async def release_step(
     request: Request, name: str, number: BuildNumber, step: str, body: ReleaseIn
 ) -> FastJSONResponse:
     context = context_of(request)
-    step_id = _step_id(step)
+    step_id = step_id_of(step)
     with context.store.transaction() as tx:
-        build = _build(tx, name, number)
+        build = existing_build(tx, name, number)
         record = tx.get_step(name, number, step_id)
         if record is None or record.manual is None:
             raise NotFound(f"Build {name} #{number} has no manual step {step}")
