@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from conveyor.cli.main import app
-from conveyor.domain.limits import MAX_REQUEST_BYTES
+from conveyor.domain.limits import MAX_REQUEST_BYTES, MIN_REQUEST_BYTES
 
 ListenOption = Annotated[
     str, typer.Option("--listen", envvar="CONVEYOR_LISTEN", help="HOST:PORT to serve on.")
@@ -50,7 +50,7 @@ MaxRequestBytesOption = Annotated[
     typer.Option(
         "--max-request-bytes",
         envvar="CONVEYOR_MAX_REQUEST_BYTES",
-        min=1024,
+        min=MIN_REQUEST_BYTES,
         help="The largest request body accepted (413 beyond it).",
     ),
 ]

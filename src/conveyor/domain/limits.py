@@ -10,6 +10,10 @@ from __future__ import annotations
 MAX_REQUEST_BYTES = 4 << 20
 """The default limit of a request body (`--max-request-bytes`)."""
 
+MIN_REQUEST_BYTES = 2 << 20
+"""The lowest that limit may be set to: a build worker ships its reports in requests of up to
+about 1.5 MiB (1 MB of spooled reports, plus one report of at most 64 KiB and one line)."""
+
 MAX_JSON_DEPTH = 32
 """How deeply arrays and objects may nest in a JSON body (an app definition nests about 5)."""
 
