@@ -4,31 +4,16 @@ from __future__ import annotations
 
 import itertools
 import os
-import signal
 from collections.abc import Iterator
 from pathlib import Path
 
-import psutil
 import pytest
 
 from tests.support.postgres import postgres_server, postgres_url
-from tests.support.servers import ServerProcess
+from tests.support.servers import ServerProcess, kill_leftover_tasks
 
 # One throwaway PostgreSQL cluster per test process, for every folder that uses one.
 __all__ = ["postgres_server", "postgres_url"]
-
-
-def _kill_leftover_tasks(data_dir: Path) -> None:
-    """End the task process groups a test's server left behind: only pids the engine recorded,
-    and only while the process is the one recorded (same start time)."""
-    for pid_file in data_dir.glob("tasks/*/pid"):
-        try:
-            pid_text, start_text = pid_file.read_text().split()[:2]
-            process = psutil.Process(int(pid_text))
-            if abs(process.create_time() - float(start_text)) < 1.0:
-                os.killpg(process.pid, signal.SIGKILL)
-        except (ValueError, OSError, psutil.Error):
-            continue
 
 
 _blocks = itertools.count()
@@ -58,7 +43,7 @@ def server_factory(tmp_path: Path) -> Iterator[type[ServerProcess]]:
     for server in started:
         server.stop()
     for server in started:
-        _kill_leftover_tasks(server.data_dir)
+        kill_leftover_tasks(server.data_dir)
 
 
 @pytest.fixture

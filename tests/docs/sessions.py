@@ -30,10 +30,9 @@ import pytest
 from conveyor.client import ConveyorClient
 from conveyor.client.errors import Conflict, NotFound
 from conveyor.client.models import all_steps, build_has_ended
-from tests.conftest import _kill_leftover_tasks
 from tests.docs.examples import SHELL, Block, missing_words
 from tests.support.gitrepos import Repo
-from tests.support.servers import ServerProcess, wait_for
+from tests.support.servers import ServerProcess, kill_leftover_tasks, wait_for
 
 _ADDRESS = re.compile(r"\b(?:localhost|127\.0\.0\.1):8080\b")
 _STREAMING = re.compile(r"(--follow\b|\s-F\b|text/event-stream)")
@@ -132,7 +131,7 @@ class DocumentSession:
     def close(self) -> None:
         if self.server is not None:
             self.server.stop()
-            _kill_leftover_tasks(self.server.data_dir)
+            kill_leftover_tasks(self.server.data_dir)
 
     # running blocks
 

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.conftest import _kill_leftover_tasks, next_port_block
+from tests.conftest import next_port_block
 from tests.fuzz.referee import Referee, live_task_id, seed
-from tests.support.servers import ServerProcess, wait_for
+from tests.support.servers import ServerProcess, kill_leftover_tasks, wait_for
 
 
 @pytest.fixture(scope="session")
@@ -26,7 +26,7 @@ def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProc
         yield server
     finally:
         server.stop()
-        _kill_leftover_tasks(server.data_dir)
+        kill_leftover_tasks(server.data_dir)
 
 
 @pytest.fixture(scope="session")

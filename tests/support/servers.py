@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import uvicorn
 
 
@@ -50,6 +51,19 @@ def serving_in_thread(app: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def kill_leftover_tasks(data_dir: Path) -> None:
+    """End the task process groups a test's server left behind: only pids the engine recorded,
+    and only while the process is the one recorded (same start time)."""
+    for pid_file in data_dir.glob("tasks/*/pid"):
+        try:
+            pid_text, start_text = pid_file.read_text().split()[:2]
+            process = psutil.Process(int(pid_text))
+            if abs(process.create_time() - float(start_text)) < 1.0:
+                os.killpg(process.pid, signal.SIGKILL)
+        except (ValueError, OSError, psutil.Error):
+            continue
 
 
 class ServerProcess:

@@ -44,7 +44,8 @@ MAX_URIS = 64
 MAX_APPS_PER_REQUEST = 1000
 """Apps in one `PUT /v2/apps` array or one group body (at any depth)."""
 
-MAX_GROUP_DEPTH = 16
+MAX_GROUP_DEPTH = MAX_ID_SEGMENTS
+"""Groups nest no deeper than their ids (and a body no deeper than MAX_JSON_DEPTH) allow."""
 
 MAX_TASK_IDS = 10_000
 """Task ids in one `POST /v2/tasks/delete`."""
