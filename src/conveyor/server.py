@@ -18,7 +18,6 @@ from fastapi import FastAPI
 
 from conveyor.api.admission import AdmissionPolicy
 from conveyor.api.app import build_api
-from conveyor.api.builds import request_build
 from conveyor.api.context import Context, ServerInfo
 from conveyor.controllers.apps import AppsController
 from conveyor.controllers.builds import BuildRunner
@@ -148,9 +147,7 @@ def assemble(settings: Settings, clock: Clock) -> Components:
     builds = BuildRunner(
         store, engine, clock, wakeup, data_dir=settings.data_dir, server_url=own_url
     )
-    watcher = GitWatcher(
-        store, clock, wakeup, request_build=request_build, data_dir=settings.data_dir
-    )
+    watcher = GitWatcher(store, clock, wakeup, data_dir=settings.data_dir)
     exits = TaskExitRouter(engine, default=apps.on_task_exit)
     exits.route(BUILD_TASK_PREFIX, builds.on_task_exit)
     info = ServerInfo(

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conveyor.api.builds import request_build
+from conveyor.commands.builds import request_build
 from conveyor.controllers.git_watcher import MAX_COMMITS, GitWatcher, branch_head
 from conveyor.controllers.wakeup import Wakeup
 from conveyor.domain.builds import Build, Trigger, TriggerKind

@@ -19,8 +19,8 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from conveyor.api.builds import request_build
 from conveyor.api.context import context_of
+from conveyor.commands.builds import request_build
 from conveyor.domain.builds import Build, Trigger, TriggerKind
 from conveyor.domain.pipelines import PipelineDefinition
 from conveyor.domain.webhooks import (

@@ -11,7 +11,6 @@ from fastapi import APIRouter, Path, Query
 from starlette.requests import Request
 from starlette.responses import Response
 
-from conveyor.api.builds import add_command, request_build
 from conveyor.api.context import context_of, read_json
 from conveyor.api.pipeline_models import (
     BuildDetail,
@@ -28,6 +27,7 @@ from conveyor.api.pipeline_models import (
 )
 from conveyor.api.repositories import check_repository, local_branch_head, resolve_commit
 from conveyor.api.responses import FastJSONResponse
+from conveyor.commands.builds import add_command, request_build
 from conveyor.domain.build_reports import (
     KillBuild,
     KillStep,

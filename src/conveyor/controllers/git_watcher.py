@@ -31,6 +31,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
+from conveyor.commands.builds import request_build
 from conveyor.controllers.wakeup import Wakeup
 from conveyor.domain.builds import Build, Trigger, TriggerKind
 from conveyor.domain.clock import Clock, format_timestamp
@@ -49,7 +50,7 @@ WatchKey = tuple[str, str, str, int | None]
 
 
 class RequestBuild(Protocol):
-    """`conveyor.api.builds.request_build`, injected: controllers do not import the api."""
+    """What queues a build: `conveyor.commands.builds.request_build` (a test may wrap it)."""
 
     def __call__(
         self, tx: Transaction, pipeline: PipelineDefinition, *, trigger: Trigger, now: datetime
@@ -67,8 +68,8 @@ class GitWatcher:
         clock: Clock,
         wakeup: Wakeup,
         *,
-        request_build: RequestBuild,
         data_dir: Path,
+        request_build: RequestBuild = request_build,
         tick_seconds: float = 1.0,
     ) -> None:
         self._store = store

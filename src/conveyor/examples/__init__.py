@@ -14,8 +14,8 @@ import subprocess
 from importlib import resources
 from pathlib import Path
 
-from conveyor.api.builds import request_build
-from conveyor.api.changes import deploy
+from conveyor.commands.apps import deploy
+from conveyor.commands.builds import request_build
 from conveyor.domain.app_json import app_from_json
 from conveyor.domain.builds import Trigger, TriggerKind
 from conveyor.domain.clock import Clock

@@ -11,7 +11,6 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from conveyor.api.changes import deploy, request_kills, restarted, reverted, scaled_by
 from conveyor.api.context import context_of, flag, read_json
 from conveyor.api.marathon.listing import listing_of
 from conveyor.api.marathon.render import (
@@ -26,6 +25,7 @@ from conveyor.api.marathon.render import (
 from conveyor.api.marathon.selectors import parse_label_selector
 from conveyor.api.marathon.tasks import render_tasks
 from conveyor.api.responses import FastJSONResponse
+from conveyor.commands.apps import deploy, request_kills, restarted, reverted, scaled_by
 from conveyor.domain.app_json import UpdateKind, app_from_json, app_to_json, classify_update
 from conveyor.domain.apps import AppDefinition
 from conveyor.domain.clock import format_timestamp, parse_timestamp

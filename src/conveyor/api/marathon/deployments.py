@@ -7,10 +7,10 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from conveyor.api.changes import cancel, deploy, reverted
 from conveyor.api.context import context_of, flag
 from conveyor.api.marathon.apps import deployment_result
 from conveyor.api.responses import FastJSONResponse
+from conveyor.commands.apps import cancel, deploy, reverted
 from conveyor.domain.apps import AppDefinition
 from conveyor.domain.deployments import Deployment
 from conveyor.domain.documents import JsonValue

@@ -9,11 +9,11 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from conveyor.api.changes import deploy, scaled_by
 from conveyor.api.context import context_of, flag, read_json
 from conveyor.api.marathon.apps import deployment_result
 from conveyor.api.marathon.render import ALWAYS_FOR_LIST, Snapshot, parse_embeds, render_app
 from conveyor.api.responses import FastJSONResponse
+from conveyor.commands.apps import deploy, scaled_by
 from conveyor.domain.app_json import app_from_json
 from conveyor.domain.apps import AppDefinition
 from conveyor.domain.clock import format_timestamp

@@ -8,9 +8,9 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from conveyor.api.changes import deploy, request_kills, scaled_by
 from conveyor.api.context import context_of, flag, read_json
 from conveyor.api.responses import FastJSONResponse
+from conveyor.commands.apps import deploy, request_kills, scaled_by
 from conveyor.domain.apps import AppDefinition
 from conveyor.domain.clock import format_timestamp
 from conveyor.domain.documents import JsonValue
