@@ -5,12 +5,17 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
 from conveyor.api.admission import Admission, AdmissionPolicy
 from conveyor.api.context import Context
-from conveyor.api.errors import conveyor_error_response, request_validation_response
+from conveyor.api.errors import (
+    conveyor_error_response,
+    http_error_response,
+    request_validation_response,
+)
 from conveyor.api.hooks import router as hooks_router
 from conveyor.api.marathon import apps, deployments, events, groups, info, queue, tasks
 from conveyor.api.metrics import Metrics
@@ -34,6 +39,7 @@ def build_api(context: Context, admission: AdmissionPolicy | None = None) -> Fas
     metrics = Metrics(context.store)
     api.add_exception_handler(ConveyorError, conveyor_error_response)
     api.add_exception_handler(RequestValidationError, request_validation_response)
+    api.add_exception_handler(StarletteHTTPException, http_error_response)
     for module in (tasks, deployments, queue, groups, info, events, apps):
         api.include_router(module.router)
     api.include_router(native_router)

@@ -4,8 +4,10 @@ clients expect (`/v2`) — the native API uses the same shape."""
 from __future__ import annotations
 
 from collections import defaultdict
+from http import HTTPStatus
 
 from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -46,6 +48,18 @@ async def conveyor_error_response(request: Request, error: Exception) -> Respons
     assert isinstance(error, ConveyorError)
     status, body = error_body(error)
     return FastJSONResponse(body, status_code=status)
+
+
+async def http_error_response(request: Request, error: Exception) -> Response:
+    """What the router answers itself (no route: 404, no such method: 405), in Marathon's
+    shape: `{"message": "HTTP 405 Method Not Allowed"}`."""
+    assert isinstance(error, StarletteHTTPException)
+    phrase = HTTPStatus(error.status_code).phrase
+    detail = str(error.detail)
+    message = f"HTTP {error.status_code} {phrase}" if detail == phrase else detail
+    return FastJSONResponse(
+        {"message": message}, status_code=error.status_code, headers=error.headers
+    )
 
 
 async def request_validation_response(request: Request, error: Exception) -> Response:

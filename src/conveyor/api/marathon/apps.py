@@ -1,5 +1,5 @@
 """`/v2/apps`: create, read, update, scale, restart, roll back and delete apps, and their tasks
-and versions. App ids contain slashes, so `/v2/apps/{rest}` is split here by its last segments."""
+and versions. App ids contain slashes: the routes take them with Starlette's `path` convertor."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from datetime import datetime
 
 import orjson
 from fastapi import APIRouter
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -204,45 +205,81 @@ async def put_apps(request: Request) -> Response:
     return deployment_result(deployment)
 
 
-@router.api_route("/v2/apps/{rest:path}", methods=["GET", "PUT", "PATCH", "DELETE", "POST"])
-async def app_resource(request: Request, rest: str) -> Response:
-    parts = [part for part in rest.split("/") if part]
-    if not parts:
-        return await list_apps(request) if request.method == "GET" else _not_allowed()
-    if parts[-1] == "restart" and request.method == "POST":
-        return await restart_app(request, _app_id(parts[:-1]))
-    if parts[-1] in ("tasks", "versions") and len(parts) > 1:
-        return await _collection(request, _app_id(parts[:-1]), parts[-1], None)
-    if len(parts) > 2 and parts[-2] in ("tasks", "versions"):
-        return await _collection(request, _app_id(parts[:-2]), parts[-2], parts[-1])
-    app_id = _app_id(parts)
-    if request.method == "GET":
-        return await get_app(request, app_id)
-    if request.method in ("PUT", "PATCH"):
-        return await _put_app(request, app_id)
-    if request.method == "DELETE":
-        return await delete_app(request, app_id)
-    return _not_allowed()
+# The routes below an app's id. Starlette's `path` convertor is greedy, so the routes with a
+# suffix come first; the router answers 405 (Marathon's body, see api/errors.py) to a method no
+# route of a path takes.
 
 
-def _app_id(parts: list[str]) -> str:
-    return normalize_path("/" + "/".join(parts))
+SUFFIX_METHODS = {"restart": "POST", "tasks": "GET, DELETE", "versions": "GET"}
+"""What the routes of a suffix take; `tasks/{id}` and `versions/{version}` take one each."""
+ITEM_METHODS = {"tasks": "DELETE", "versions": "GET"}
 
 
-def _not_allowed() -> FastJSONResponse:
-    return FastJSONResponse({"message": "HTTP 405 Method Not Allowed"}, status_code=405)
+def _app_id(path: str) -> str:
+    return normalize_path("/" + path)
 
 
-async def _collection(request: Request, app_id: str, collection: str, item: str | None) -> Response:
-    if collection == "versions":
-        if request.method != "GET":
-            return _not_allowed()
-        return await get_versions(request, app_id, item)
-    if request.method == "GET" and item is None:
-        return await render_tasks(request, app_id)
-    if request.method == "DELETE":
-        return await kill_tasks(request, app_id, item)
-    return _not_allowed()
+def _resource_id(path: str) -> str:
+    """The id of the app itself a catch-all route names. A path that ends in a suffix (or a
+    suffix and an item), which only its own routes take, is a 405 as in Marathon: `PUT
+    /v2/apps/web/tasks` changes no app named `/web/tasks`."""
+    parts = [part for part in path.split("/") if part]
+    allowed = SUFFIX_METHODS.get(parts[-1]) if parts else None
+    if allowed is None and len(parts) > 2:
+        allowed = ITEM_METHODS.get(parts[-2])
+    if allowed is not None:
+        raise StarletteHTTPException(405, headers={"Allow": allowed})
+    return _app_id(path)
+
+
+@router.post("/v2/apps/{app_id:path}/restart")
+async def restart_route(request: Request, app_id: str) -> FastJSONResponse:
+    return await restart_app(request, _app_id(app_id))
+
+
+@router.get("/v2/apps/{app_id:path}/tasks")
+async def tasks_route(request: Request, app_id: str) -> Response:
+    return await render_tasks(request, _app_id(app_id))
+
+
+@router.delete("/v2/apps/{app_id:path}/tasks")
+async def kill_tasks_route(request: Request, app_id: str) -> Response:
+    return await kill_tasks(request, _app_id(app_id), None)
+
+
+@router.delete("/v2/apps/{app_id:path}/tasks/{task_id}")
+async def kill_task_route(request: Request, app_id: str, task_id: str) -> Response:
+    return await kill_tasks(request, _app_id(app_id), task_id)
+
+
+@router.get("/v2/apps/{app_id:path}/versions")
+async def versions_route(request: Request, app_id: str) -> FastJSONResponse:
+    return await get_versions(request, _app_id(app_id), None)
+
+
+@router.get("/v2/apps/{app_id:path}/versions/{version}")
+async def version_route(request: Request, app_id: str, version: str) -> FastJSONResponse:
+    return await get_versions(request, _app_id(app_id), version)
+
+
+@router.get("/v2/apps/{app_id:path}")
+async def app_route(request: Request, app_id: str) -> Response:
+    if not app_id.strip("/"):
+        return await list_apps(request)  # `/v2/apps/`
+    return await get_app(request, _resource_id(app_id))
+
+
+@router.put("/v2/apps/{app_id:path}")
+@router.patch("/v2/apps/{app_id:path}")
+async def change_app_route(request: Request, app_id: str) -> Response:
+    if not app_id.strip("/"):
+        return await put_apps(request)  # `/v2/apps/`
+    return await _put_app(request, _resource_id(app_id))
+
+
+@router.delete("/v2/apps/{app_id:path}")
+async def delete_app_route(request: Request, app_id: str) -> FastJSONResponse:
+    return await delete_app(request, _resource_id(app_id))
 
 
 async def get_app(request: Request, app_id: str) -> FastJSONResponse:
