@@ -19,6 +19,7 @@ import pytest
 
 from conveyor.controllers.probes import ProbeResult, run_probe
 from conveyor.domain.apps import HealthCheck, HealthProtocol
+from conveyor.domain.environment import port_environment
 from conveyor.domain.instances import Instance, InstanceState
 
 BODY = b"x" * 1_000_000  # a large body: only the status is read
@@ -100,7 +101,9 @@ def _instance(port: int) -> Instance:
 
 
 def _probe(check: HealthCheck, port: int, *, starting: bool = False) -> ProbeResult:
-    return asyncio.run(run_probe(check, _instance(port), starting=starting))
+    instance = _instance(port)
+    env = port_environment(instance.ports, (), instance.host)
+    return asyncio.run(run_probe(check, instance, env=env, starting=starting))
 
 
 @pytest.mark.parametrize("starting", [False, True])

@@ -11,6 +11,7 @@ from conveyor.domain.environment import (
     LABEL_PREFIX,
     label_environment,
     label_variable_suffix,
+    port_environment,
     task_environment,
 )
 
@@ -109,3 +110,18 @@ def test_every_label_variable_name_is_a_valid_shell_name(labels: dict[str, str])
     for name in env:
         assert all(c.isascii() and (c.isalnum() or c == "_") for c in name)
         assert name == name.upper()
+
+
+def test_port_variables_follow_marathon() -> None:
+    env = port_environment((31001, 31002, 31003), ("http", None, "admin-ui"), "node-1")
+    assert env == {
+        "PORT0": "31001",
+        "PORT1": "31002",
+        "PORT2": "31003",
+        "PORT": "31001",
+        "PORTS": "31001,31002,31003",
+        "HOST": "node-1",
+        "PORT_HTTP": "31001",
+        "PORT_ADMIN-UI": "31003",
+    }
+    assert port_environment((), (), "node-1") == {"PORTS": "", "HOST": "node-1"}

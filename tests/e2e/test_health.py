@@ -107,3 +107,34 @@ def test_after_the_first_success_failures_count_inside_the_grace_period(
         timeout=30,
         message="the instance that went bad replaced, inside its grace period",
     )
+
+
+def test_a_command_check_sees_the_environment_its_task_was_started_with(
+    server: ServerProcess,
+) -> None:
+    # the app's env, Marathon's variables and the named port: what the task itself sees
+    sees_all = (
+        'test "$GREETING" = hello && test "$MARATHON_APP_ID" = /checked '
+        '&& test "$PORT_WEB" = "$PORT0" && test "$MESOS_TASK_ID" != ""'
+    )
+    app = {
+        "id": "/checked",
+        "cmd": "sleep 600",
+        "instances": 1,
+        "cpus": 0.1,
+        "env": {"GREETING": "hello"},
+        "portDefinitions": [{"port": 0, "name": "web"}],
+        "healthChecks": [
+            {"protocol": "COMMAND", "command": {"value": sees_all}, "intervalSeconds": 1}
+        ],
+    }
+    response = httpx.post(f"{server.url}/v2/apps", json=app, timeout=10)
+    assert response.status_code == 201, response.text
+
+    def healthy() -> dict[str, Any] | None:
+        tasks = _tasks(server, "/checked")
+        results = tasks[0].get("healthCheckResults", []) if tasks else []
+        return tasks[0] if results and results[0]["alive"] else None
+
+    task = wait_for(healthy, timeout=30, message="the command check to pass")
+    assert task["healthCheckResults"][0]["consecutiveFailures"] == 0

@@ -7,7 +7,7 @@ import socket
 import pytest
 
 from conveyor.domain.errors import Unavailable
-from conveyor.engines.ports import PortPool, is_bindable, port_environment
+from conveyor.engines.ports import PortPool, is_bindable
 from tests.engines.scenarios import free_port_range
 
 
@@ -48,18 +48,3 @@ def test_claimed_ports_must_all_be_free() -> None:
 def test_a_bad_range_is_refused() -> None:
     with pytest.raises(ValueError):
         PortPool(32000, 31000)
-
-
-def test_port_variables_follow_marathon() -> None:
-    env = port_environment((31001, 31002, 31003), ("http", None, "admin-ui"), "node-1")
-    assert env == {
-        "PORT0": "31001",
-        "PORT1": "31002",
-        "PORT2": "31003",
-        "PORT": "31001",
-        "PORTS": "31001,31002,31003",
-        "HOST": "node-1",
-        "PORT_HTTP": "31001",
-        "PORT_ADMIN-UI": "31003",
-    }
-    assert port_environment((), (), "node-1") == {"PORTS": "", "HOST": "node-1"}

@@ -18,8 +18,9 @@ from conveyor.controllers.instances import InstanceLifecycle
 from conveyor.controllers.probes import run_probe
 from conveyor.controllers.wakeup import Wakeup
 from conveyor.domain.app_json import health_check_to_json
-from conveyor.domain.apps import HealthCheck
+from conveyor.domain.apps import AppDefinition, HealthCheck
 from conveyor.domain.clock import Clock
+from conveyor.domain.environment import instance_environment
 from conveyor.domain.event_json import (
     failed_health_check_event,
     health_status_changed_event,
@@ -96,34 +97,34 @@ class HealthController:
         for instance in running:
             app = apps.get(instance.app_id)
             if app is None or instance.version < app.version_info.last_config_change_at:
-                checks = self._checks_at_launch(instance)
-            else:
-                checks = app.health_checks
+                app = self._app_at_launch(instance)
+            checks = app.health_checks if app is not None else ()
             for index in range(min(len(checks), len(instance.health))):
                 wanted.add((instance.id, index))
-                if (instance.id, index) not in self._checkers:
-                    coroutine = self._check_forever(instance, index, checks)
+                if app is not None and (instance.id, index) not in self._checkers:
+                    coroutine = self._check_forever(instance, index, app)
                     self._checkers[(instance.id, index)] = asyncio.create_task(coroutine)
         for key in set(self._checkers) - wanted:
             self._checkers.pop(key).cancel()
 
-    def _checks_at_launch(self, instance: Instance) -> tuple[HealthCheck, ...]:
-        """An old instance keeps the checks of the version it was launched with."""
+    def _app_at_launch(self, instance: Instance) -> AppDefinition | None:
+        """An old instance keeps the checks (and environment) of the version it was launched
+        with."""
         with self._store.transaction() as tx:
-            app = tx.get_app_version(instance.app_id, instance.version)
-        return app.health_checks if app is not None else ()
+            return tx.get_app_version(instance.app_id, instance.version)
 
-    async def _check_forever(
-        self, instance: Instance, index: int, checks: tuple[HealthCheck, ...]
-    ) -> None:
+    async def _check_forever(self, instance: Instance, index: int, app: AppDefinition) -> None:
         """Probe every `intervalSeconds`; until the instance first passes, and while its grace
         period lasts, probe every STARTUP_PROBE_SECONDS instead: failures in that time do not
-        count anyway, and a new instance is seen healthy as soon as it answers."""
+        count anyway, and a new instance is seen healthy as soon as it answers. A COMMAND check
+        runs with the environment the instance was started with."""
+        checks = app.health_checks
         check = checks[index]
+        env = instance_environment(app, instance)
         starting = instance.health[index].first_success is None
         ignored_cause: str | None = None
         while True:
-            healthy, cause = await run_probe(check, instance, starting=starting)
+            healthy, cause = await run_probe(check, instance, env=env, starting=starting)
             in_grace = self._clock.now() < grace_period_end(instance, check)
             if healthy is False and starting and in_grace:
                 # It does not count (`is_failure_ignored`); only a new cause is stored, so

@@ -111,26 +111,19 @@ async def probe_command(command: str, env: Mapping[str, str], *, timeout: float)
     return code == 0, None if code == 0 else f"command exited with status {code}"
 
 
-def port_environment(instance: Instance) -> dict[str, str]:
-    env = {f"PORT{index}": str(port) for index, port in enumerate(instance.ports)}
-    if instance.ports:
-        env["PORT"] = str(instance.ports[0])
-        env["PORTS"] = ",".join(str(port) for port in instance.ports)
-    env["HOST"] = instance.host
-    return env
-
-
 async def run_probe(
-    check: HealthCheck, instance: Instance, *, starting: bool = False
+    check: HealthCheck,
+    instance: Instance,
+    *,
+    env: Mapping[str, str],
+    starting: bool = False,
 ) -> ProbeResult:
     """One probe. While an instance is `starting` (never passed yet), an HTTP(S) check first
     tries a bare TCP connect: a port nobody listens on yet is refused at almost no cost, which
     matters when many new instances are probed often while they start."""
     timeout = float(max(check.timeout_seconds, 1))
     if check.protocol is HealthProtocol.COMMAND:
-        return await probe_command(
-            check.command or "true", port_environment(instance), timeout=timeout
-        )
+        return await probe_command(check.command or "true", env, timeout=timeout)
     port = probe_port(check, instance)
     if port is None:
         return False, "the health check names a port the instance does not have"

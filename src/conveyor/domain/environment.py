@@ -6,8 +6,9 @@ builds it in three layers, a later one overriding an earlier one:
 1. task context: MESOS_TASK_ID, MARATHON_APP_ID, MARATHON_APP_VERSION, MARATHON_APP_DOCKER_IMAGE
    (when there is an image), MARATHON_APP_RESOURCE_CPUS/_MEM/_DISK/_GPUS, MARATHON_APP_LABELS
    and one MARATHON_APP_LABEL_<NAME> per label;
-2. where the task runs: PORT0.., PORT_<port>, PORT_<NAME>, PORT, PORTS, HOST (the engine
-   knows these; pass them as `host_env`);
+2. where the task runs: PORT0.., PORT_<NAME>, PORT, PORTS, HOST (`port_environment`; the
+   engine adds them once it has assigned the ports, a COMMAND health check gets them from the
+   instance: `instance_environment`);
 3. the app's `env`: plain strings only (secret references are not resolved here).
 """
 
@@ -18,6 +19,7 @@ from collections.abc import Mapping
 
 from conveyor.domain.apps import AppDefinition
 from conveyor.domain.clock import format_timestamp
+from conveyor.domain.instances import Instance
 
 LABEL_PREFIX = "MARATHON_APP_LABEL_"
 MAX_VARIABLE_LENGTH = 512
@@ -37,6 +39,30 @@ def task_environment(
         **(host_env or {}),
         **app_environment(app),
     }
+
+
+def port_environment(
+    ports: tuple[int, ...], names: tuple[str | None, ...], host: str
+) -> dict[str, str]:
+    """The variables Marathon gives a task about where it runs: PORT0.., PORT, PORTS, HOST and
+    PORT_<NAME> for each named port (the engine knows these once it has assigned the ports)."""
+    env = {f"PORT{index}": str(port) for index, port in enumerate(ports)}
+    if ports:
+        env["PORT"] = str(ports[0])
+    env["PORTS"] = ",".join(str(port) for port in ports)
+    env["HOST"] = host
+    for name, port in zip(names, ports, strict=False):
+        if name:
+            env[f"PORT_{name.upper()}"] = str(port)
+    return env
+
+
+def instance_environment(app: AppDefinition, instance: Instance) -> dict[str, str]:
+    """The environment a running instance of `app` (the version it runs) was started with, as
+    its COMMAND health checks see it too."""
+    names = tuple(definition.name for definition in app.port_definitions)
+    host_env = port_environment(instance.ports, names, instance.host)
+    return task_environment(app, task_id=instance.id, host_env=host_env)
 
 
 def marathon_environment(app: AppDefinition, *, task_id: str) -> dict[str, str]:

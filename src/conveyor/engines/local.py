@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from conveyor.domain.clock import Clock, SystemClock
+from conveyor.domain.environment import port_environment
 from conveyor.domain.errors import Conflict, NotFound, Unavailable
 from conveyor.engines.cgroups import (
     CgroupHost,
@@ -31,7 +32,7 @@ from conveyor.engines.cgroups import (
     apply_limits,
     remove_stale_cgroups,
 )
-from conveyor.engines.ports import PortPool, port_environment
+from conveyor.engines.ports import PortPool
 from conveyor.engines.processes import (
     ProcessRef,
     ProcessWatch,

@@ -87,18 +87,3 @@ class PortPool:
 
     def _following(self, port: int) -> int:
         return self.first if port >= self.last else port + 1
-
-
-def port_environment(
-    ports: tuple[int, ...], names: tuple[str | None, ...], host: str
-) -> dict[str, str]:
-    """The variables Marathon gives a task about its ports and host."""
-    env = {f"PORT{index}": str(port) for index, port in enumerate(ports)}
-    if ports:
-        env["PORT"] = str(ports[0])
-    env["PORTS"] = ",".join(str(port) for port in ports)
-    env["HOST"] = host
-    for name, port in zip(names, ports, strict=False):
-        if name:
-            env[f"PORT_{name.upper()}"] = str(port)
-    return env
