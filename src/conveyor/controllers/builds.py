@@ -23,6 +23,8 @@ from pathlib import Path
 from conveyor.controllers.build_reports import BuildReports, is_killing
 from conveyor.controllers.wakeup import Wakeup
 from conveyor.domain.build_orders import BuildOrder, RecordedStep, order_to_json
+from conveyor.domain.build_progress import end_unfinished_steps
+from conveyor.domain.build_reports import BuildFinished
 from conveyor.domain.builds import (
     Build,
     BuildStatus,
@@ -132,15 +134,13 @@ class BuildRunner:
             killed = is_killing(tx, current)
             reason = "killed" if killed else _death_reason(exit_code)
             step_status = StepStatus.KILLED if killed else StepStatus.DEAD
-            dead: list[StepId] = []
-            for record in tx.list_steps(build.pipeline, build.number):
-                if record.status in (StepStatus.RUNNING, StepStatus.WAITING):
-                    ended = replace(record, status=step_status, finished_at=now, message=reason)
-                    tx.put_step(ended)
-                    dead.append(record.step)
-                elif record.status is StepStatus.PENDING:
-                    tx.put_step(replace(record, status=StepStatus.SKIPPED))
             build_status = BuildStatus.KILLED if killed else BuildStatus.FAILURE
+            known = {record.step: record for record in tx.list_steps(build.pipeline, build.number)}
+            end = BuildFinished(build_status, now, message=reason)
+            ended = end_unfinished_steps(known, step_status, end)
+            for record in ended.values():
+                tx.put_step(record)
+            dead = [step for step, record in ended.items() if record.status is step_status]
             failed = () if killed else _innermost(dead)
             tx.put_build(
                 replace(
